@@ -1,0 +1,1 @@
+"""One module per ``trackside`` sub-command; ``dashboard.cli`` loads them lazily."""

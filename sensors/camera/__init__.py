@@ -1,0 +1,1 @@
+"""Camera line-crossing sensor: frame source, detector and test-footage renderer."""

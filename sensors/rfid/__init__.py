@@ -1,0 +1,1 @@
+"""RFID readers: sans-IO protocol codecs, the burst estimator and the transport glue."""

@@ -1,0 +1,132 @@
+"""Value types shared by every layer: frozen, slotted, units in the names.
+
+These are the vocabulary of the whole system. Sensors produce ``Crossing``
+values; the core turns them into ``SplitUpdate`` values; the dashboard turns
+those into wire messages. Times are Unix epoch seconds as floats on the one
+session clock, distances are metres.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: Marks, in the order a runner meets them on a lap (the mile start is only met once).
+MILE_START = "mile_start"
+FINISH = "finish"
+BACKSTRETCH = "backstretch"
+BACK_TURN = "back_turn"
+HOME_STRAIGHT = "home_straight"
+#: The end of the lane-8 variants: straight on past the finish line, off the track.
+MILE_END = "mile_end"
+LAP_MARKS: tuple[str, ...] = (FINISH, BACKSTRETCH, BACK_TURN, HOME_STRAIGHT)
+MARKS: tuple[str, ...] = (MILE_START, *LAP_MARKS, MILE_END)
+
+#: Segment names; a segment runs from one mark to the next.
+SEGMENTS: tuple[str, ...] = ("start", "turn1", "backstretch", "turn2", "home", "runoff")
+
+#: Efforts, from easiest to hardest.
+EFFORTS: tuple[str, ...] = ("5k", "surge", "max", "kick")
+
+#: Source kinds, best timing precision first: when one mark is seen by several
+#: sensors the core keeps the reading from the most precise kind.
+SOURCE_PRECISION: tuple[str, ...] = ("camera", "rfid", "tap")
+
+
+@dataclass(frozen=True, slots=True)
+class Crossing:
+    """One sensor's report that someone crossed a mark.
+
+    ``athlete`` or ``tag`` say who; both ``None`` means anonymous (a camera
+    that cannot identify), and the core assigns it by predicted arrival.
+    ``source`` is the sensor kind (see ``SOURCE_PRECISION``); ``sensor_id``
+    names the physical sensor; ``confidence`` is 0..1; ``position`` is where
+    along a camera's line the crossing happened (0..1, which lane), if known.
+    """
+
+    mark: str
+    time_s: float
+    athlete: str | None = None
+    tag: str | None = None
+    source: str = "tap"
+    sensor_id: str = ""
+    confidence: float = 1.0
+    position: float | None = None
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    """What the runner should do on the segment ahead, for the screen and speech."""
+
+    effort: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSegment:
+    """One segment of a pacing plan: where, how far in the runner's lane, how hard, how long."""
+
+    lap: int
+    segment: str
+    from_mark: str
+    to_mark: str
+    distance_m: float
+    effort: str
+    pace_s_per_400m: float
+    target_s: float
+    cum_target_s: float
+    cum_distance_m: float
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A whole pacing plan for one runner in one lane and start variant."""
+
+    lane: int
+    variant: str
+    five_k_s: float
+    paces_s_per_400m: dict[str, float]
+    segments: tuple[PlanSegment, ...]
+    riegel_mile_s: float
+    distance_m: float = field(default=0.0)
+
+    @property
+    def total_s(self) -> float:
+        """The plan's finish time (sum of its segment targets)."""
+        return self.segments[-1].cum_target_s if self.segments else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SplitUpdate:
+    """What the core says after a crossing: one segment's split against the plan.
+
+    ``correction`` is true when this replaces an update already emitted for
+    the same athlete and segment (a late or better reading arrived).
+    ``flags`` may hold ``estimated`` (interpolated from neighbours),
+    ``ambiguous`` (anonymous crossing assigned with doubt), ``correction``.
+    """
+
+    athlete: str
+    lap: int
+    segment: str
+    mark: str
+    time_s: float
+    split_s: float
+    target_s: float
+    deviation_s: float
+    lap_time_s: float | None
+    lap_target_s: float | None
+    lap_deviation_s: float | None
+    cum_s: float
+    cum_target_s: float
+    cum_deviation_s: float
+    pace_s_per_400m: float
+    plan_pace_s_per_400m: float
+    surge_faster: bool | None
+    projected_finish_s: float
+    next_cue: Cue | None
+    ghost_gap_m: float
+    source: str = "tap"
+    flags: tuple[str, ...] = ()
+    correction: bool = False
+    seq: int = 0
