@@ -1,0 +1,169 @@
+"""Sensor settings: parsed from a config file's ``[[sensor]]`` tables into values.
+
+Pure: takes the mapping ``tomllib`` produced, returns frozen dataclasses, and
+raises ``ConfigError`` naming the key and the reason. Reading the file is the
+shell's job (``dashboard.config``), so a sensor node on another machine and the
+server parse the same text the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from timing.values import MARKS
+
+SENSOR_KINDS = ("camera", "rfid", "tap")
+RFID_PROTOCOLS = ("chafon", "chafon288", "p3", "ascii")
+
+
+class ConfigError(ValueError):
+    """Invalid configuration: ``key`` is the dotted path of the setting at fault."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"{key}: {reason}")
+        self.key = key
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class CameraSettings:
+    """A camera at a mark: where frames come from and where the virtual line is."""
+
+    source: str
+    line: tuple[float, float, float, float]
+    fps: float | None = None
+    timestamps: str | None = None
+    readout_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class RfidSettings:
+    """An RFID reader: protocol, port or URL, and which antenna watches which mark."""
+
+    protocol: str
+    port: str
+    baud: int = 57600
+    poll_hz: float = 20.0
+    quiet_s: float = 0.25
+    antennas: Mapping[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SensorConfig:
+    """One sensor: an id, its kind, its default mark, and the kind's settings."""
+
+    id: str
+    kind: str
+    mark: str
+    camera: CameraSettings | None = None
+    rfid: RfidSettings | None = None
+
+    def marks(self) -> tuple[str, ...]:
+        """Every mark this sensor reports (an RFID reader may watch several)."""
+        if self.rfid and self.rfid.antennas:
+            return tuple(sorted(set(self.rfid.antennas.values())))
+        return (self.mark,)
+
+
+def _get(table: Mapping[str, Any], key: str, where: str, kind: type | tuple[type, ...],
+         default: Any = ..., ) -> Any:
+    if key not in table:
+        if default is ...:
+            raise ConfigError(f"{where}.{key}", "is required")
+        return default
+    value = table[key]
+    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        raise ConfigError(f"{where}.{key}", f"must not be true/false (got {value!r})")
+    if not isinstance(value, kind):
+        names = "/".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+        raise ConfigError(f"{where}.{key}", f"must be a {names} (got {value!r})")
+    return value
+
+
+def _mark(value: str, key: str) -> str:
+    if value not in MARKS:
+        raise ConfigError(key, f"unknown mark {value!r} (one of {', '.join(MARKS)})")
+    return value
+
+
+def parse_sensor(table: Mapping[str, Any], where: str) -> SensorConfig:
+    """Parse one ``[[sensor]]`` table; ``where`` is its dotted path for messages."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(where, "must be a table")
+    kind = _get(table, "kind", where, str)
+    if kind not in SENSOR_KINDS:
+        raise ConfigError(f"{where}.kind", f"unknown kind {kind!r} (one of "
+                                           f"{', '.join(SENSOR_KINDS)})")
+    sensor_id = _get(table, "id", where, str)
+    if not sensor_id or not sensor_id.replace("-", "").replace("_", "").isalnum():
+        raise ConfigError(f"{where}.id", "use letters, digits, - and _ only")
+    mark = _get(table, "mark", where, str, "" if kind == "rfid" else ...)
+    if mark:
+        _mark(mark, f"{where}.mark")
+    camera = rfid = None
+    if kind == "camera":
+        line = _get(table, "line", where, list)
+        if len(line) != 4 or not all(isinstance(v, int | float) and not isinstance(v, bool)
+                                     for v in line):
+            raise ConfigError(f"{where}.line", "must be four numbers [x1, y1, x2, y2]")
+        if line[:2] == line[2:]:
+            raise ConfigError(f"{where}.line", "its two points are the same")
+        source = _get(table, "source", where, (str, int))
+        fps = _get(table, "fps", where, (int, float), None)
+        if fps is not None and not 1 <= fps <= 1000:
+            raise ConfigError(f"{where}.fps", f"must be between 1 and 1000 (got {fps})")
+        readout_s = float(_get(table, "readout_s", where, (int, float), 0.0))
+        if not 0 <= readout_s < 1:
+            raise ConfigError(f"{where}.readout_s", "must be in seconds, from 0 to 1")
+        camera = CameraSettings(str(source), tuple(float(v) for v in line),
+                                None if fps is None else float(fps),
+                                _get(table, "timestamps", where, str, None), readout_s)
+    elif kind == "rfid":
+        protocol = _get(table, "protocol", where, str)
+        if protocol not in RFID_PROTOCOLS:
+            raise ConfigError(f"{where}.protocol", f"unknown protocol {protocol!r} (one of "
+                                                   f"{', '.join(RFID_PROTOCOLS)})")
+        baud = _get(table, "baud", where, int, 57600)
+        if baud <= 0:
+            raise ConfigError(f"{where}.baud", "must be positive")
+        poll_hz = float(_get(table, "poll_hz", where, (int, float), 20.0))
+        if not 0 < poll_hz <= 500:
+            raise ConfigError(f"{where}.poll_hz", "must be between 0 and 500 polls a second")
+        quiet_s = float(_get(table, "quiet_s", where, (int, float), 0.25))
+        if not 0 < quiet_s <= 5:
+            raise ConfigError(f"{where}.quiet_s", "must be between 0 and 5 seconds")
+        antennas: dict[int, str] = {}
+        for key, value in _get(table, "antennas", where, Mapping, {}).items():
+            akey = f"{where}.antennas.{key}"
+            if not str(key).isdigit() or not 0 <= int(key) <= 64:
+                raise ConfigError(akey, "antenna numbers are whole numbers from 0 to 64")
+            if not isinstance(value, str):
+                raise ConfigError(akey, "must name a mark")
+            antennas[int(key)] = _mark(value, akey)
+        if not mark and not antennas:
+            raise ConfigError(f"{where}.mark", "give a mark or an antennas table")
+        rfid = RfidSettings(protocol, _get(table, "port", where, str), baud, poll_hz, quiet_s,
+                            antennas)
+    known = {"kind", "id", "mark", "line", "source", "fps", "timestamps", "readout_s",
+             "protocol", "port", "baud", "poll_hz", "quiet_s", "antennas"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"{where}.{unknown[0]}", "unknown setting")
+    return SensorConfig(sensor_id, kind, mark, camera, rfid)
+
+
+def parse_sensors(tables: Any) -> tuple[SensorConfig, ...]:
+    """Parse the list of ``[[sensor]]`` tables; ids must be unique."""
+    if tables is None:
+        return ()
+    if not isinstance(tables, list):
+        raise ConfigError("sensor", "write sensors as [[sensor]] tables")
+    sensors = tuple(parse_sensor(t, f"sensor[{i}]") for i, t in enumerate(tables))
+    seen: set[str] = set()
+    for i, sensor in enumerate(sensors):
+        if sensor.id in seen:
+            raise ConfigError(f"sensor[{i}].id", f"duplicate sensor id {sensor.id!r}")
+        seen.add(sensor.id)
+    return sensors

@@ -1,0 +1,61 @@
+"""Config files: the shipped examples load; every mistake names the file, key and reason."""
+
+from pathlib import Path
+
+import pytest
+
+from dashboard.config import ConfigFileError, load_config, parse_config
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
+
+
+@pytest.mark.parametrize("name", ["finish_camera", "rfid_four_marks", "mixed"])
+def test_shipped_examples_load(name):
+    config = load_config(CONFIG_DIR / f"{name}.toml")
+    assert config.sensors
+    assert all(sensor.marks() for sensor in config.sensors)
+
+
+def test_mixed_example_maps_antennas_to_marks():
+    config = load_config(CONFIG_DIR / "mixed.toml")
+    far = config.sensor("far-side")
+    assert far.rfid.antennas == {1: "backstretch", 2: "back_turn"}
+    assert far.marks() == ("back_turn", "backstretch")
+    assert config.sensor("finish-cam").camera.line == (960.0, 120.0, 960.0, 1040.0)
+
+
+GOOD_SENSOR = {"id": "cam", "kind": "camera", "mark": "finish", "source": "0",
+               "line": [1, 2, 3, 4]}
+
+
+@pytest.mark.parametrize("change, key", [
+    ({"sensor": [{**GOOD_SENSOR, "mark": "first_bend"}]}, "sensor[0].mark"),
+    ({"sensor": [{**GOOD_SENSOR, "line": [1, 2, 3]}]}, "sensor[0].line"),
+    ({"sensor": [{**GOOD_SENSOR, "kind": "radar"}]}, "sensor[0].kind"),
+    ({"sensor": [GOOD_SENSOR, GOOD_SENSOR]}, "sensor[1].id"),
+    ({"sensor": [{"id": "r", "kind": "rfid", "protocol": "chafon", "port": "/dev/x"}]},
+     "sensor[0].mark"),
+    ({"sensor": [{"id": "r", "kind": "rfid", "protocol": "impinj", "port": "/dev/x",
+                  "mark": "finish"}]}, "sensor[0].protocol"),
+    ({"sensor": [{"id": "r", "kind": "rfid", "protocol": "chafon", "port": "/dev/x",
+                  "antennas": {"1": "moon"}}]}, "sensor[0].antennas.1"),
+    ({"sensor": [{**GOOD_SENSOR, "fps": True}]}, "sensor[0].fps"),
+    ({"server": {"port": 70000}}, "server.port"),
+    ({"track": {"lanes": 12}}, "track.lanes"),
+    ({"tracks": {}}, "tracks"),
+    ({"athlete": [{"name": "Ana", "lane": 1, "five_k": "soon"}]}, "athlete[0].five_k"),
+])
+def test_invalid_config_names_the_key(change, key):
+    with pytest.raises(ConfigFileError) as info:
+        parse_config(change, "trial.toml")
+    assert info.value.key == key
+    assert str(info.value).startswith(f"trial.toml: {key}: ")
+
+
+def test_unreadable_and_malformed_files(tmp_path):
+    with pytest.raises(ConfigFileError, match="cannot read"):
+        load_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[server\nport = 1\n")
+    with pytest.raises(ConfigFileError, match="not valid TOML"):
+        load_config(bad)
