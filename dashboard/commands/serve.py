@@ -1,0 +1,118 @@
+"""``trackside serve``: the core, the dashboard and the sensor-node link in one gevent process.
+
+gevent with gevent-websocket is the measured choice (docs/performance.md,
+"Broadcast"); the monkey-patching happens here, first thing when the command
+runs, so ``trackside plan`` never pays for it. Sensor nodes are separate
+processes; when the supervisor module exists (``dashboard/supervisor.py``
+with ``start_supervisor(app, server_url, token) -> object with stop()``) it is
+started after the server is listening and stopped on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import signal
+import sys
+from typing import Any
+
+import click
+
+log = logging.getLogger(__name__)
+
+#: Where the sensor-node supervisor lives ("module:function"); missing module = no nodes.
+SUPERVISOR_HOOK = "dashboard.supervisor:start_supervisor"
+
+
+def start_supervisor(app: Any, server_url: str, token: str) -> Any | None:
+    """Start the sensor-node supervisor if it is installed; ``None`` when it is not."""
+    module_name, attr = SUPERVISOR_HOOK.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        return None
+    return getattr(module, attr)(app, server_url, token)
+
+
+def banner(host: str, port: int, token: str, generated: bool) -> str:
+    """What `serve` prints: where to point the tablet and the screen."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    base = f"http://{shown}:{port}"
+    lines = [f"Trackside is running at {base}",
+             f"  coach page:  {base}/coach?token={token}",
+             f"  screen:      {base}/screen",
+             f"  coach token: {token}" + ("  (generated; pass --token to choose one)"
+                                         if generated else "")]
+    return "\n".join(lines)
+
+
+@click.command()
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
+              help="TOML file: server, track, sensors, roster (see config/).")
+@click.option("--host", default=None, help="Address to listen on [127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port to listen on [5000].")
+@click.option("--db", "db_path", default=None, help="SQLite event log [trackside.db].")
+@click.option("--token", default=None, envvar="TRACKSIDE_TOKEN",
+              help="Coach token (generated and printed when not given).")
+@click.option("--async-mode", type=click.Choice(["gevent", "threading"]), default="gevent",
+              show_default=True, help="Server concurrency (threading: for comparison only).")
+def serve(config_file: str | None, host: str | None, port: int | None, db_path: str | None,
+          token: str | None, async_mode: str) -> None:
+    """Run the dashboard, the core and the sensor-node link."""
+    if async_mode == "gevent":
+        from gevent import monkey
+
+        monkey.patch_all()
+    from dashboard import create_app
+    from dashboard.config import ConfigFileError
+
+    overrides: dict[str, Any] = {"ASYNC_MODE": async_mode}
+    if config_file:
+        overrides["CONFIG_FILE"] = config_file
+    if db_path:
+        overrides["DB_PATH"] = db_path
+    if token:
+        overrides["TOKEN"] = token
+    try:
+        app = create_app(overrides)
+    except ConfigFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    parsed = app.config.get("TRACKSIDE")
+    host = host or (parsed.server.host if parsed else "127.0.0.1")
+    port = port if port is not None else (parsed.server.port if parsed else 5000)
+    socketio = app.extensions["trackside_socketio"]
+    click.echo(banner(host, port, app.config["TOKEN"], app.config["TOKEN_GENERATED"]))
+    sys.stdout.flush()
+
+    supervisor = None
+
+    def after_listen() -> None:
+        nonlocal supervisor
+        local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        supervisor = start_supervisor(app, f"http://{local}:{port}", app.config["TOKEN"])
+
+    def shutdown(*_args: Any) -> None:
+        click.echo("stopping…")
+        if supervisor is not None:
+            supervisor.stop()
+        socketio.stop()
+
+    signal.signal(signal.SIGTERM, shutdown)
+    socketio.start_background_task(after_listen)
+    try:
+        socketio.run(app, host=host, port=port, use_reloader=False, log_output=False,
+                     allow_unsafe_werkzeug=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if supervisor is not None:
+            supervisor.stop()
+        close = getattr(app.extensions["trackside"].log, "close", None)
+        if close is not None:
+            close()
+
+
+if __name__ == "__main__":
+    serve()
