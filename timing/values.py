@@ -103,7 +103,15 @@ class SplitUpdate:
     ``correction`` is true when this replaces an update already emitted for
     the same athlete and segment (a late or better reading arrived).
     ``flags`` may hold ``estimated`` (interpolated from neighbours),
-    ``ambiguous`` (anonymous crossing assigned with doubt), ``correction``.
+    ``ambiguous`` (anonymous crossing assigned with doubt), ``anonymous``
+    (assigned by predicted arrival), ``detected_start`` (no gun: the start was
+    taken from the first crossing), ``correction``.
+
+    Times: ``time_s`` is the epoch time of the mark; ``split_s``, ``lap_time_s``
+    and ``cum_s`` are durations; ``projected_finish_s`` is the projected race
+    time (seconds from the athlete's start to the end of the plan), not an
+    epoch time. ``ghost_gap_m`` is how far the runner is ahead (positive) or
+    behind (negative) a runner exactly on plan at the instant ``time_s``.
     """
 
     athlete: str
@@ -129,4 +137,72 @@ class SplitUpdate:
     source: str = "tap"
     flags: tuple[str, ...] = ()
     correction: bool = False
+    seq: int = 0
+    #: Index of the segment in the athlete's plan (0-based).
+    index: int = 0
+    #: Distance from the athlete's start to this mark in their lane.
+    cum_distance_m: float = 0.0
+    #: The physical sensor whose reading was kept ("" for estimated marks).
+    sensor_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Athlete:
+    """One runner on the roster: who, where they start, their plan and how sensors know them.
+
+    ``tags`` are the RFID tag ids (any reader's spelling, compared as strings);
+    ``marker_id`` is the ArUco bib marker a camera may read (a crossing may then
+    carry ``tag="marker:<id>"``).
+    """
+
+    id: str
+    name: str
+    lane: int
+    variant: str
+    plan: Plan
+    tags: tuple[str, ...] = ()
+    marker_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A training session: the roster the core times against."""
+
+    id: str
+    name: str
+    athletes: tuple[Athlete, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A crossing the core did not accept, with the reason in plain words.
+
+    ``code`` is a short stable key for counting (``too_fast``, ``before_start``,
+    ``not_started``, ``after_finish``, ``after_dnf``, ``unknown_mark``,
+    ``unknown_athlete``, ``stale``, ``unassigned``, ``invalid``, ...).
+    """
+
+    reason: str
+    crossing: Crossing
+    code: str = "invalid"
+    athlete: str | None = None
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something the dashboard should know that is not a split.
+
+    ``kind``: ``session``, ``start``, ``detected_start``, ``false_start``,
+    ``dnf``, ``finished``, ``session_end``, ``unknown_tag``, ``retracted``
+    (an update emitted earlier no longer holds), ``ignored`` (an input that
+    changed nothing, with ``text`` saying why).
+    """
+
+    kind: str
+    time_s: float | None
+    athlete: str | None = None
+    text: str = ""
+    lap: int | None = None
+    segment: str | None = None
     seq: int = 0

@@ -1,0 +1,518 @@
+"""The event core: session events and crossings in, split updates out. Pure.
+
+Theory of operation. ``Core.handle(event)`` is the one entry point; it never
+reads a clock, a file or a socket, and the same events always give the same
+outputs (sort before emitting; no set or dict order of strings leaks out).
+
+- A crossing is first resolved to an athlete: by ``athlete`` id, by RFID tag
+  (or ``marker:<id>`` for a camera reading a bib marker), or, if anonymous,
+  by predicted arrival (``association``). Unknown tags are kept and reported,
+  and replayed if a later roster knows them.
+- The athlete's readings are placed on the plan by ``placement.Fold``:
+  duplicates merge (best source wins), implausible readings are rejected with
+  a reason, missed marks are interpolated (``progress.fill_times``).
+- ``AthleteTrack.refresh`` emits only updates that changed; a changed one is a
+  correction. Outputs of one event: notices and rejections first, then the
+  updates sorted by (time, athlete, segment), then finish notices; each output
+  gets the next ``seq``.
+- The lifecycle (waiting, running, finished, dnf) goes through the table in
+  ``states``.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import insort
+from collections import Counter
+from dataclasses import dataclass, replace
+from typing import Any
+
+from timing import states
+from timing.association import IMPOSSIBLE, assign
+from timing.athlete import AthleteTrack
+from timing.dedup import make_reading, reading_key
+from timing.events import Dnf, EndSession, Event, FalseStart, SessionSetup, Start
+from timing.rules import CoreConfig
+from timing.values import MARKS, Athlete, Crossing, Notice, Rejected, Session, SplitUpdate
+
+Output = SplitUpdate | Rejected | Notice
+
+
+@dataclass(slots=True)
+class _Anon:
+    """An anonymous crossing and who it is currently given to."""
+
+    key: tuple
+    rid: int
+    crossing: Crossing
+    owner: str | None = None
+    flags: tuple[str, ...] = ()
+    reported: bool = False
+
+
+class Core:
+    """The pure event core. One instance per session; feed it with ``handle``."""
+
+    def __init__(self, config: CoreConfig | None = None) -> None:
+        self.rules = config or CoreConfig()
+        self.session: Session | None = None
+        self._tracks: dict[str, AthleteTrack] = {}
+        self._order: list[str] = []
+        self._pos: dict[str, int] = {}
+        self._tags: dict[str, str] = {}
+        self._anon: dict[tuple[str, str], list[_Anon]] = {}
+        self._unknown: list[Crossing] = []
+        self._unknown_tags: dict[str, dict[str, Any]] = {}
+        self._ingest_rejects: Counter[str] = Counter()
+        self._ended_s: float | None = None
+        self._rid = 0
+        self._seq = 0
+        self._crossings = 0
+        self._corrections = 0
+        self._last_update: SplitUpdate | None = None
+
+    # ----------------------------------------------------------------- entry points
+    def handle(self, event: Event) -> list[Output]:
+        """Apply one event; return what to publish, in order, each with its ``seq``."""
+        pre: list[Notice | Rejected] = []
+        updates: list[SplitUpdate] = []
+        post: list[Notice] = []
+        if isinstance(event, Crossing):
+            self._crossing(event, pre, updates, post)
+        elif isinstance(event, Start):
+            self._start_event(event, pre, updates, post)
+        elif isinstance(event, SessionSetup):
+            self._setup(event.session, pre, updates, post)
+        elif isinstance(event, FalseStart):
+            self._false_start(event, pre)
+        elif isinstance(event, Dnf):
+            self._dnf(event, pre, updates, post)
+        elif isinstance(event, EndSession):
+            self._end(event, pre, updates, post)
+        else:
+            raise TypeError(f"the core does not handle {type(event).__name__} events")
+        updates.sort(key=lambda u: (u.time_s, self._rank(u.athlete), u.index))
+        out: list[Output] = []
+        for o in (*pre, *updates, *post):
+            self._seq += 1
+            out.append(replace(o, seq=self._seq))
+        for u in updates:
+            if u.correction:
+                self._corrections += 1
+        if updates:
+            self._last_update = out[len(pre) + len(updates) - 1]  # type: ignore[assignment]
+        return out
+
+    def ingest(self, crossing: Crossing) -> list[Output]:
+        """``handle`` for a crossing (the name sensors-side code reads best)."""
+        return self.handle(crossing)
+
+    # ------------------------------------------------------------------ accessors
+    def athlete_ids(self) -> list[str]:
+        """Athlete ids in roster order."""
+        return list(self._order)
+
+    def athlete(self, athlete_id: str) -> Athlete:
+        return self._tracks[athlete_id].athlete
+
+    def status(self, athlete_id: str) -> str:
+        return self._tracks[athlete_id].status
+
+    def start_s(self, athlete_id: str) -> float | None:
+        return self._tracks[athlete_id].start_s
+
+    def splits(self, athlete_id: str) -> list[SplitUpdate]:
+        """The athlete's current update per segment reached, in plan order."""
+        track = self._tracks[athlete_id]
+        return [track.emitted[k] for k in sorted(track.emitted)]
+
+    def track(self, athlete_id: str) -> AthleteTrack:
+        """Internal state of one athlete (read-only use: tests, export)."""
+        return self._tracks[athlete_id]
+
+    @property
+    def last_update(self) -> SplitUpdate | None:
+        return self._last_update
+
+    @property
+    def ended_s(self) -> float | None:
+        return self._ended_s
+
+    @property
+    def seq(self) -> int:
+        return self._seq
+
+    def counters(self) -> dict[str, Any]:
+        """Counts for health and the snapshot (derived from state: replay-stable)."""
+        rejected: Counter[str] = Counter(self._ingest_rejects)
+        duplicates = estimated = ambiguous = 0
+        for t in self._tracks.values():
+            if t.fold is None:
+                continue
+            rejected.update(code for code, _ in t.fold.rejected.values())
+            duplicates += sum(max(0, len(m) - 1) for m in t.fold.members)
+            estimated += sum(1 for u in t.emitted.values() if "estimated" in u.flags)
+            ambiguous += sum(1 for u in t.emitted.values() if "ambiguous" in u.flags)
+        anonymous = unassigned = 0
+        for group in self._anon.values():
+            anonymous += len(group)
+            unassigned += sum(1 for e in group if e.owner is None)
+        if unassigned:
+            rejected["unassigned"] += unassigned
+        return {
+            "crossings": self._crossings,
+            "rejected": sum(rejected.values()),
+            "rejected_by_reason": dict(sorted(rejected.items())),
+            "duplicates": duplicates,
+            "estimated": estimated,
+            "ambiguous": ambiguous,
+            "anonymous": anonymous,
+            "unknown_tag_crossings": len(self._unknown),
+            "corrections": self._corrections,
+        }
+
+    def unknown_tags(self) -> dict[str, dict[str, Any]]:
+        """Tags seen but not on the roster: count, first/last time, marks."""
+        return {tag: dict(v, marks=sorted(v["marks"]))
+                for tag, v in sorted(self._unknown_tags.items())}
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole session as JSON-able values, for a client that (re)connects."""
+        from timing.outputs import snapshot  # a sibling helper, kept apart for size
+
+        return snapshot(self)
+
+    # ------------------------------------------------------------------- roster
+    def _rank(self, athlete_id: str) -> int:
+        return self._pos.get(athlete_id, len(self._order))
+
+    def _setup(self, session: Session, pre: list, updates: list, post: list) -> None:
+        seen: set[str] = set()
+        for a in session.athletes:
+            if a.id in seen:
+                raise ValueError(f"athlete id {a.id!r} appears twice in session {session.id!r}")
+            seen.add(a.id)
+        for gone in [aid for aid in self._order if aid not in seen]:
+            del self._tracks[gone]
+            pre.append(Notice("ignored", None, gone, f"athlete {gone} left the roster"))
+        self._order = [a.id for a in session.athletes]
+        self._pos = {aid: i for i, aid in enumerate(self._order)}
+        self._tags = {}
+        for a in session.athletes:
+            names = (*a.tags, *((f"marker:{a.marker_id}",) if a.marker_id is not None else ()))
+            for tag in names:
+                owner = self._tags.setdefault(tag, a.id)
+                if owner != a.id:
+                    pre.append(Notice("ignored", None, a.id,
+                                      f"tag {tag} is already {owner}'s; kept on {owner}"))
+            track = self._tracks.get(a.id)
+            if track is None:
+                self._tracks[a.id] = AthleteTrack(a, self.rules)
+            elif track.athlete != a:
+                replan = track.athlete.plan != a.plan
+                track.set_plan(a)
+                if replan:
+                    track.rebuild()
+                    self._refresh(track, 0, pre, updates, post)
+        self.session = session
+        pre.append(Notice("session", None, None,
+                          f"session {session.name!r}: {len(session.athletes)} athletes"))
+        waiting, self._unknown = self._unknown, []
+        for c in waiting:
+            if c.tag in self._tags:
+                self._crossing(c, pre, updates, post, count=False)
+            else:
+                self._unknown.append(c)
+
+    # ---------------------------------------------------------------- lifecycle
+    def _targets(self, athletes: tuple[str, ...] | None, pre: list) -> list[AthleteTrack]:
+        if athletes is None:
+            return [self._tracks[a] for a in self._order]
+        out = []
+        for aid in athletes:
+            track = self._tracks.get(aid)
+            if track is None:
+                pre.append(Notice("ignored", None, aid, f"athlete {aid} is not on the roster"))
+            else:
+                out.append(track)
+        return sorted(out, key=lambda t: self._rank(t.id))
+
+    def _start_track(self, track: AthleteTrack, time_s: float, source: str, tol_s: float,
+                     trigger: str, pre: list, updates: list, post: list) -> bool:
+        if not track.trigger(trigger):
+            return False
+        track.start_s = time_s
+        track.start_source = source
+        track.start_tol_s = tol_s
+        track.rebuild()
+        pre.append(Notice(trigger, time_s, track.id,
+                          f"{track.athlete.name} started ({source})"))
+        self._refresh(track, 0, pre, updates, post)
+        return True
+
+    def _start_event(self, event: Start, pre: list, updates: list, post: list) -> None:
+        everyone = event.athletes is None
+        for track in self._targets(event.athletes, pre):
+            detected = track.status == states.RUNNING and track.start_source != "gun"
+            if everyone and track.status != states.WAITING and not detected:
+                continue
+            if track.status == states.RUNNING and track.start_source == "gun":
+                pre.append(Notice("ignored", event.time_s, track.id,
+                                  f"{track.athlete.name} is already running "
+                                  f"(gun at {track.start_s:.3f}); recall first"))
+                continue
+            if not self._start_track(track, event.time_s, "gun", self.rules.tolerance_for("gun"),
+                                     "start", pre, updates, post):
+                pre.append(Notice("ignored", event.time_s, track.id,
+                                  f"{track.athlete.name} cannot start while {track.status}"))
+
+    def _false_start(self, event: FalseStart, pre: list) -> None:
+        for track in self._targets(event.athletes, pre):
+            if track.start_s is None or not track.trigger("false_start"):
+                continue
+            track.forget()
+            track.limit_s = None
+            for group in self._anon.values():
+                for e in group:
+                    if e.owner == track.id:
+                        e.owner, e.flags, e.reported = None, (), True
+            pre.append(Notice("false_start", event.time_s, track.id,
+                              f"{track.athlete.name} recalled: splits cleared, waiting"))
+
+    def _dnf(self, event: Dnf, pre: list, updates: list, post: list) -> None:
+        track = self._tracks.get(event.athlete)
+        if track is None:
+            pre.append(Notice("ignored", event.time_s, event.athlete,
+                              f"athlete {event.athlete} is not on the roster"))
+            return
+        if not track.trigger("dnf"):
+            pre.append(Notice("ignored", event.time_s, track.id,
+                              f"{track.athlete.name} is {track.status}: no DNF"))
+            return
+        track.limit_s, track.limit_code = event.time_s, "after_dnf"
+        pre.append(Notice("dnf", event.time_s, track.id, f"{track.athlete.name} did not finish"))
+        if track.start_s is not None:
+            track.rebuild()
+            pre.extend(track.new_rejections())
+            self._refresh(track, 0, pre, updates, post)
+
+    def _end(self, event: EndSession, pre: list, updates: list, post: list) -> None:
+        self._ended_s = event.time_s
+        pre.append(Notice("session_end", event.time_s, None, "session ended"))
+        for aid in self._order:
+            track = self._tracks[aid]
+            was = track.status
+            track.trigger("session_end")
+            if was == states.RUNNING and track.status == states.DNF:
+                track.limit_s, track.limit_code = event.time_s, "session_ended"
+                pre.append(Notice("dnf", event.time_s, aid,
+                                  f"{track.athlete.name} was still running at the end"))
+                track.rebuild()
+                pre.extend(track.new_rejections())
+                self._refresh(track, 0, pre, updates, post)
+
+    def _refresh(self, track: AthleteTrack, from_k: int, pre: list, updates: list,
+                 post: list) -> None:
+        track.refresh(from_k, updates, post)
+
+    # ---------------------------------------------------------------- crossings
+    def _reject(self, c: Crossing, code: str, reason: str, pre: list,
+                athlete: str | None = None) -> None:
+        self._ingest_rejects[code] += 1
+        pre.append(Rejected(reason=reason, crossing=c, code=code, athlete=athlete))
+
+    def _crossing(self, c: Crossing, pre: list, updates: list, post: list,
+                  count: bool = True) -> None:
+        if count:
+            self._crossings += 1
+        t = c.time_s
+        if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
+            self._reject(c, "invalid", f"time_s must be a finite number of seconds, got {t!r}",
+                         pre)
+            return
+        if c.mark not in MARKS:
+            self._reject(c, "unknown_mark", f"unknown mark {c.mark!r} (one of "
+                         f"{', '.join(MARKS)})", pre)
+            return
+        if self._ended_s is not None and t > self._ended_s:
+            self._reject(c, "session_ended", f"{c.mark} at {t:.3f} is after the session "
+                         f"ended at {self._ended_s:.3f}", pre)
+            return
+        if c.athlete is not None:
+            track = self._tracks.get(c.athlete)
+            if track is None:
+                self._reject(c, "unknown_athlete", f"athlete {c.athlete!r} is not on the "
+                             "roster", pre)
+                return
+        elif c.tag is not None:
+            aid = self._tags.get(c.tag)
+            if aid is None:
+                self._keep_unknown(c, pre)
+                return
+            track = self._tracks[aid]
+        else:
+            self._anonymous(c, pre, updates, post)
+            return
+        self._identified(track, c, (), pre, updates, post)
+
+    def _keep_unknown(self, c: Crossing, pre: list) -> None:
+        tag = c.tag or ""
+        self._unknown.append(c)
+        info = self._unknown_tags.get(tag)
+        if info is None:
+            self._unknown_tags[tag] = {"count": 1, "first_s": c.time_s, "last_s": c.time_s,
+                                       "marks": {c.mark}}
+            pre.append(Notice("unknown_tag", c.time_s, None,
+                              f"tag {tag} at {c.mark} is not on the roster; kept"))
+        else:
+            info["count"] += 1
+            info["first_s"] = min(info["first_s"], c.time_s)
+            info["last_s"] = max(info["last_s"], c.time_s)
+            info["marks"].add(c.mark)
+
+    def _identified(self, track: AthleteTrack, c: Crossing, flags: tuple[str, ...],
+                    pre: list, updates: list, post: list) -> None:
+        idx = track.idx
+        if track.start_s is None:
+            if c.mark == idx.start_mark:
+                if self._start_track(track, c.time_s, "start_line",
+                                     self.rules.tolerance_for(c.source), "detected_start",
+                                     pre, updates, post):
+                    return
+            elif (c.mark == idx.marks[0] and idx.dist[0] <= self.rules.detect_start_max_m
+                  and self._start_track(track, c.time_s - idx.target[0], "detected",
+                                        self.rules.tolerance_for("detected"), "detected_start",
+                                        pre, updates, post)):
+                pass
+            if track.start_s is None:
+                self._reject(c, "not_started", f"{track.athlete.name} has not started (no gun "
+                             "and no start-line crossing yet)", pre, track.id)
+                return
+        records = track.records
+        if records and c.time_s < records[-1].time_s - self.rules.reorder_window_s:
+            self._reject(c, "stale", f"{c.mark} at {c.time_s:.3f} is more than "
+                         f"{self.rules.reorder_window_s:.0f} s older than "
+                         f"{track.athlete.name}'s newest reading", pre, track.id)
+            return
+        self._rid += 1
+        from_k, _ = track.add(make_reading(self._rid, track.id, c, flags))
+        pre.extend(track.new_rejections())
+        self._refresh(track, from_k, pre, updates, post)
+
+    # ---------------------------------------------------------------- anonymous
+    def _anonymous(self, c: Crossing, pre: list, updates: list, post: list) -> None:
+        waiting = [self._tracks[a] for a in self._order
+                   if self._tracks[a].status == states.WAITING
+                   and self._tracks[a].idx.start_mark == c.mark]
+        if waiting:
+            tol = self.rules.tolerance_for(c.source)
+            for track in waiting:
+                self._start_track(track, c.time_s, "start_line", tol, "detected_start",
+                                  pre, updates, post)
+            return
+        self._rid += 1
+        entry = _Anon(reading_key(c), self._rid, c)
+        group = self._anon.setdefault((c.mark, c.sensor_id), [])
+        insort(group, entry, key=lambda e: e.key)
+        self._solve(self._cluster(group, entry), pre, updates, post)
+
+    def _cluster(self, group: list[_Anon], entry: _Anon) -> list[_Anon]:
+        """The run of this sensor's crossings of this mark around ``entry``."""
+        i = group.index(entry)
+        lo = hi = i
+        gap = self.rules.cluster_gap_s
+        times = [e.crossing.time_s for e in group]
+        while lo > 0 and times[lo] - times[lo - 1] <= gap:
+            lo -= 1
+        while hi + 1 < len(group) and times[hi + 1] - times[hi] <= gap:
+            hi += 1
+        cluster = group[lo:hi + 1]
+        cap = self.rules.max_cluster
+        if len(cluster) > cap:
+            t = entry.crossing.time_s
+            cluster = sorted(sorted(cluster, key=lambda e: (abs(e.crossing.time_s - t), e.key))
+                             [:cap], key=lambda e: e.key)
+        return cluster
+
+    def _cost(self, track: AthleteTrack, c: Crossing, t0: float, rids: frozenset[int]) -> float:
+        fold = track.fold
+        t = c.time_s
+        if fold is None or track.start_s is None or t <= track.start_s:
+            return IMPOSSIBLE
+        if track.limit_s is not None and t > track.limit_s:
+            return IMPOSSIBLE
+        idx, rules = track.idx, self.rules
+        occs = idx.occ_by_mark.get(c.mark)
+        if not occs:
+            return IMPOSSIBLE
+        for k in occs:  # the athlete's own reading of this mark: a duplicate
+            tk = fold.time[k]
+            if (tk is not None and abs(t - tk) <= rules.dedup_window_s
+                    and not all(rid in rids for rid in fold.members[k])):
+                return abs(t - tk)
+        last, last_t, ratio = fold.state_before(t0, rids)
+        base_t, base_d = idx.cum_t_at(last), idx.cum_d_at(last)
+        reach = rules.max_speed_mps * (t - last_t + rules.tolerance_for(c.source) + 0.5)
+        best = IMPOSSIBLE
+        for k in occs:
+            if k <= last or idx.cum_d[k] - base_d > reach:
+                continue
+            interval = (idx.cum_t[k] - base_t) * ratio
+            cost = abs(t - (last_t + interval))
+            if cost <= rules.association_gate_s + 0.1 * interval and cost < best:
+                best = cost
+        return best
+
+    def _solve(self, cluster: list[_Anon], pre: list, updates: list, post: list) -> None:
+        rids = frozenset(e.rid for e in cluster)
+        t0 = cluster[0].crossing.time_s
+        cands: list[AthleteTrack] = []
+        rows: list[list[float]] = [[] for _ in cluster]
+        for aid in self._order:
+            track = self._tracks[aid]
+            if track.fold is None:
+                continue
+            col = [self._cost(track, e.crossing, t0, rids) for e in cluster]
+            if min(col) < IMPOSSIBLE:
+                cands.append(track)
+                for row, v in zip(rows, col, strict=True):
+                    row.append(v)
+        result = assign(rows, self.rules.ambiguity_margin_s) if cands else [
+            (None, False) for _ in cluster]
+        touched: dict[str, list] = {}
+        for e, (col, ambiguous) in zip(cluster, result, strict=True):
+            owner = cands[col].id if col is not None else None
+            flags = ("anonymous", "ambiguous") if ambiguous else ("anonymous",)
+            if owner is None:
+                flags = ()
+            if (owner, flags) == (e.owner, e.flags):
+                continue
+            if e.owner is not None:
+                touched.setdefault(e.owner, []).append(("remove", e.rid))
+            if owner is not None:
+                touched.setdefault(owner, []).append(("add", e))
+            e.owner, e.flags = owner, flags
+            if owner is None and not e.reported:
+                e.reported = True
+                pre.append(Rejected(reason=f"anonymous crossing of {e.crossing.mark} at "
+                                    f"{e.crossing.time_s:.3f} matches no athlete's predicted "
+                                    "arrival", crossing=e.crossing, code="unassigned"))
+        for aid in sorted(touched, key=self._rank):
+            track = self._tracks[aid]
+            changes = touched[aid]
+            if len(changes) == 1 and changes[0][0] == "add":
+                e = changes[0][1]
+                from_k, _ = track.add(make_reading(e.rid, aid, e.crossing, e.flags))
+            else:
+                for op, item in changes:
+                    if op == "remove":
+                        track.records = [r for r in track.records if r.rid != item]
+                        track.announced.discard(item)
+                for op, item in changes:
+                    if op == "add":
+                        insort(track.records, make_reading(item.rid, aid, item.crossing,
+                                                           item.flags), key=lambda r: r.key)
+                track.rebuild()
+                from_k = 0
+            pre.extend(track.new_rejections())
+            self._refresh(track, from_k, pre, updates, post)
