@@ -68,8 +68,10 @@ def _athletes(body: Any) -> tuple[str, ...] | None:
 @bp.get("/health")
 def health() -> Response:
     svc = service()
+    backlogs = svc.broadcaster.backlogs()
     return jsonify(ok=True, server_time_s=svc.clock(), nodes=svc.nodes.as_dict(),
-                   counters=svc.counters, broadcast=svc.broadcaster.counters)
+                   counters=svc.counters, broadcast=svc.broadcaster.counters,
+                   clients=len(backlogs), max_backlog=max(backlogs.values(), default=0))
 
 
 @bp.get("/state")

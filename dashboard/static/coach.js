@@ -105,7 +105,7 @@
       chart = new Chart(canvas, {
         type: "line",
         data: { labels, datasets: [
-          { label: "plan pace", data: planPace, borderColor: "#6b7280", borderDash: [6, 4], stepped: "middle", pointRadius: 0 },
+          { label: "plan pace", data: planPace, borderColor: "#6b7280", borderDash: [6, 4], pointRadius: 3, pointStyle: "rectRot" },
           { label: "actual pace", data: actual, borderColor: "#2563eb", backgroundColor: "#2563eb", pointRadius: 4, spanGaps: false },
         ] },
         options: { animation: false, responsive: true, maintainAspectRatio: false,
@@ -184,6 +184,7 @@
 
   // ---- setup form ----------------------------------------------------------------------
   function rosterRow(v = {}) {
+    if (v.id) v = { ...v };
     const lane = el("select", { class: "lane" });
     for (let i = 1; i <= 8; i++) lane.append(el("option", { value: i, text: i, selected: i === (v.lane || 1) }));
     const variant = el("select", { class: "variant" },
@@ -192,7 +193,7 @@
       el("option", { value: "lane8_exit", text: "Lane 8, exit" }));
     variant.value = v.variant || "standard";
     variant.addEventListener("change", () => { if (variant.value.startsWith("lane8")) lane.value = "8"; });
-    const row = el("tr", {},
+    const row = el("tr", { "data-id": v.id || "" },
       el("td", {}, el("input", { class: "name", value: v.name || "", placeholder: "name", maxlength: 120 })),
       el("td", {}, el("input", { class: "five-k", value: v.five_k || "20:00", size: 6 })),
       el("td", {}, lane), el("td", {}, variant),
@@ -212,7 +213,7 @@
     document.querySelectorAll(".invalid").forEach((n) => n.classList.remove("invalid"));
     const rows = [...document.querySelectorAll("#roster-rows tr")];
     const athletes = rows.map((r, i) => ({
-      id: `a${i + 1}`, name: r.querySelector(".name").value, five_k: r.querySelector(".five-k").value,
+      id: r.dataset.id || `a${i + 1}`, name: r.querySelector(".name").value, five_k: r.querySelector(".five-k").value,
       lane: parseInt(r.querySelector(".lane").value, 10), variant: r.querySelector(".variant").value,
       tags: r.querySelector(".tags").value.split(",").map((t) => t.trim()).filter(Boolean),
     }));
@@ -238,6 +239,19 @@
     }
   });
   rosterRow({ name: "", five_k: "20:00", lane: 1 });
+  let rosterTouched = false;
+  $("#roster-rows").addEventListener("input", () => { rosterTouched = true; });
+  $("#add-athlete").addEventListener("click", () => { rosterTouched = true; });
+  /* Until the coach edits the form, it shows the current roster (so a re-setup edits it). */
+  function fillRoster() {
+    if (rosterTouched || !model.order.length) return;
+    clear($("#roster-rows"));
+    $("#session-title").value = model.session ? model.session.name : "";
+    for (const a of model.athleteList()) {
+      const fiveK = a.fiveKS ? fmtClock(a.fiveKS, 0) : "20:00";
+      rosterRow({ id: a.id, name: a.name, five_k: fiveK, lane: a.lane, variant: a.variant, tags: a.tags });
+    }
+  }
 
   // ---- token -----------------------------------------------------------------------------
   function renderToken() {
@@ -249,7 +263,7 @@
   // ---- wiring --------------------------------------------------------------------------
   function renderAll() {
     $("#session-name").textContent = model.session ? model.session.name || model.session.id : "no session";
-    renderAthletes(); renderDetail(); renderTap(); renderSensors();
+    renderAthletes(); renderDetail(); renderTap(); renderSensors(); fillRoster();
   }
   let pendingRender = false;
   function scheduleRender() {

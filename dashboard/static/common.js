@@ -115,6 +115,7 @@ const TS = (() => {
           plan: (a.plan && a.plan.segments) ? a.plan.segments : [],
           planTotalS: a.plan ? (a.plan.segments || []).reduce((m, s) => Math.max(m, s.cum_target_s || 0), 0) : null,
           tags: a.tags || [], splits: new Map(), last: null,
+          fiveKS: a.plan ? a.plan.five_k_s : null, nextCue: a.next_cue || null,
         };
         this.athletes.set(entry.id, entry);
         this.order.push(entry.id);

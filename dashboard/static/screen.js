@@ -6,6 +6,7 @@
 
 (() => {
   const { el, clear, $, fmtDev, fmtClock, devClass } = TS;
+  const SEG = TS.SEGMENT_LABEL;
   const params = new URL(location.href).searchParams;
   let follow = (params.get("athletes") || params.get("athlete") || "").split(",").filter(Boolean).slice(0, 4);
   const onPlanS = parseFloat(params.get("on_plan") || "0.5");
@@ -48,6 +49,7 @@
           el("span", { class: "lap", text: lapText(a) })),
         el("div", { class: "deviation " + devClass(s ? s.deviation_s : null, onPlanS), "data-role": "deviation",
           text: s ? fmtDev(s.deviation_s) : (a.status === "waiting" ? "READY" : "–") }),
+        el("div", { class: "caption", text: s ? `last ${SEG[s.segment] || s.segment} vs plan, s` : "" }),
         el("div", { class: "cue effort-" + (cue ? cue.effort : "none"), "data-role": "cue", text: cue ? cue.text : "" }),
         el("div", { class: "panel-foot" },
           el("span", { class: "total " + devClass(s ? s.cum_deviation_s : null, onPlanS), text: s ? `total ${fmtDev(s.cum_deviation_s)}` : "" }),
