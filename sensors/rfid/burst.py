@@ -1,0 +1,181 @@
+"""Bursts of tag reads to one crossing each (pure: time comes in with the calls).
+
+Theory of operation. A tag in a reader's field is read many times. Reads are
+grouped per (tag, mark) into a *burst*; a burst is over once no read of it
+has arrived for ``quiet_s``, and is then reduced to one crossing time by the
+configured method (``estimate.py``). After a crossing, the same tag at the
+same mark is in *dead time*: its reads are absorbed until it has been silent
+for ``dead_time_s`` (a sliding window, so a tag lying by the track stays
+absorbed however long it lies there). A tag seen continuously at a mark for
+longer than ``stray_after_s`` (a runner passes in well under two seconds) is
+a *stray*: a bag or a spare bib in the field. It is reported once, flagged
+``stray``, and never as a crossing while it stays.
+
+Two clocks: ``time_s`` of a read is when the tag was seen (the decoder's
+clock or the arrival time), and dead time and stray use it; ``arrival_s`` is
+the host clock when it arrived, and the quiet-time decision compares it with
+``now_s`` given to ``poll``, so a decoder clock that is off never delays a
+decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .estimate import METHODS, estimate
+
+
+@dataclass(frozen=True, slots=True)
+class BurstConfig:
+    """How bursts are cut and reduced.
+
+    ``offset_s`` is a per-mark calibration added to every estimate (a
+    reader cable or a tag placement that shifts the peak; measure it once).
+    ``window_db`` is the fit's half-window below the peak.
+    """
+
+    method: str = "fit"
+    quiet_s: float = 0.2
+    dead_time_s: float = 8.0
+    stray_after_s: float = 5.0
+    offset_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; expected one of {METHODS}")
+        if self.quiet_s <= 0 or self.dead_time_s < 0 or self.stray_after_s <= 0:
+            raise ValueError("quiet_s and stray_after_s must be > 0, dead_time_s >= 0")
+
+
+@dataclass(frozen=True, slots=True)
+class BurstResult:
+    """One decided burst: a crossing, or (``stray``) a tag sitting in the field.
+
+    ``decided_s`` is the host-clock time the decision was made, so
+    ``decided_after_s`` says how long after the estimated crossing the
+    screen could know.
+    """
+
+    tag: str
+    mark: str
+    time_s: float
+    reads: int
+    rssi_peak: float | None
+    method: str
+    first_s: float
+    last_s: float
+    decided_s: float
+    stray: bool = False
+    antenna: int = 1
+
+    @property
+    def decided_after_s(self) -> float:
+        """Decision time minus estimated crossing time (seconds)."""
+        return self.decided_s - self.time_s
+
+
+@dataclass(slots=True)
+class _Burst:
+    first_s: float
+    last_s: float
+    last_arrival_s: float
+    antenna: int
+    times_s: list[float] = field(default_factory=list)
+    rssis: list[float | None] = field(default_factory=list)
+    hits: int = 0
+
+
+@dataclass(slots=True)
+class _Dead:
+    since_s: float
+    last_s: float
+    stray_reported: bool = False
+
+
+class BurstEstimator:
+    """Reads in (``add``), ``BurstResult`` values out (``add`` and ``poll``)."""
+
+    def __init__(self, config: BurstConfig | None = None) -> None:
+        self.config = config or BurstConfig()
+        self._open: dict[tuple[str, str], _Burst] = {}
+        self._dead: dict[tuple[str, str], _Dead] = {}
+
+    @property
+    def open_bursts(self) -> int:
+        """How many bursts are still collecting reads."""
+        return len(self._open)
+
+    def add(self, tag: str, mark: str, time_s: float, rssi: float | None = None, *,
+            hits: int = 1, antenna: int = 1, arrival_s: float | None = None) -> list[BurstResult]:
+        """Take one read; returns a stray report or a decoder crossing when one is due."""
+        cfg = self.config
+        key = (tag, mark)
+        arrival = time_s if arrival_s is None else arrival_s
+        dead = self._dead.get(key)
+        if dead is not None:
+            if time_s - dead.last_s < cfg.dead_time_s and key not in self._open:
+                dead.last_s = max(dead.last_s, time_s)
+                if not dead.stray_reported and dead.last_s - dead.since_s > cfg.stray_after_s:
+                    dead.stray_reported = True
+                    return [self._stray(tag, mark, dead.since_s, dead.last_s, arrival, rssi,
+                                        antenna)]
+                return []
+            del self._dead[key]
+        if cfg.method == "decoder":
+            self._dead[key] = _Dead(time_s, time_s)
+            return [BurstResult(tag, mark, time_s + cfg.offset_s, hits, rssi, "decoder",
+                                time_s, time_s, arrival, antenna=antenna)]
+        burst = self._open.get(key)
+        if burst is None:
+            burst = self._open[key] = _Burst(time_s, time_s, arrival, antenna)
+        if time_s < burst.last_s:  # out of order: keep the lists sorted
+            index = len([t for t in burst.times_s if t <= time_s])
+            burst.times_s.insert(index, time_s)
+            burst.rssis.insert(index, rssi)
+        else:
+            burst.times_s.append(time_s)
+            burst.rssis.append(rssi)
+        burst.first_s = min(burst.first_s, time_s)
+        burst.last_s = max(burst.last_s, time_s)
+        burst.last_arrival_s = max(burst.last_arrival_s, arrival)
+        burst.hits += hits
+        if burst.last_s - burst.first_s > cfg.stray_after_s:
+            del self._open[key]
+            self._dead[key] = _Dead(burst.first_s, burst.last_s, stray_reported=True)
+            peak = _peak(burst.rssis)
+            return [self._stray(tag, mark, burst.first_s, burst.last_s, arrival, peak,
+                                burst.antenna, burst.hits)]
+        return []
+
+    def _stray(self, tag: str, mark: str, first_s: float, last_s: float, now_s: float,
+               rssi: float | None, antenna: int, reads: int = 0) -> BurstResult:
+        return BurstResult(tag, mark, first_s, reads, rssi, self.config.method, first_s,
+                           last_s, now_s, stray=True, antenna=antenna)
+
+    def poll(self, now_s: float) -> list[BurstResult]:
+        """Decide every burst that has been quiet for ``quiet_s`` at host time ``now_s``."""
+        done = [key for key, b in self._open.items()
+                if now_s - b.last_arrival_s >= self.config.quiet_s]
+        return [self._decide(key, now_s) for key in sorted(done)]
+
+    def flush(self, now_s: float) -> list[BurstResult]:
+        """Decide every open burst now (end of a session or of a capture)."""
+        return [self._decide(key, now_s) for key in sorted(self._open)]
+
+    def _decide(self, key: tuple[str, str], now_s: float) -> BurstResult:
+        burst = self._open.pop(key)
+        cfg = self.config
+        time_s = estimate(cfg.method, burst.times_s, burst.rssis) + cfg.offset_s
+        self._dead[key] = _Dead(burst.first_s, burst.last_s)
+        return BurstResult(key[0], key[1], time_s, burst.hits, _peak(burst.rssis), cfg.method,
+                           burst.first_s, burst.last_s, now_s, antenna=burst.antenna)
+
+    def forget_before(self, time_s: float) -> None:
+        """Drop dead-time records last seen before ``time_s`` (keeps memory bounded)."""
+        for key in [k for k, d in self._dead.items() if d.last_s < time_s]:
+            del self._dead[key]
+
+
+def _peak(rssis: list[float | None]) -> float | None:
+    values = [r for r in rssis if r is not None]
+    return max(values) if values else None
