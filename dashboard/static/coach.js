@@ -14,8 +14,11 @@
   const onPlan = () => Math.max(0, parseFloat(onPlanInput.value) || 0);
 
   // ---- messages ------------------------------------------------------------
-  function say(text, kind = "info") {
+  /* A soft message (a core notice) never hides a reply to the coach's own action. */
+  function say(text, kind = "info", soft = false) {
     const box = $("#message");
+    if (soft && box.textContent && box.dataset.soft !== "1") return;
+    box.dataset.soft = soft ? "1" : "0";
     box.textContent = text;
     box.className = "message " + kind;
     clearTimeout(say.timer);
@@ -173,7 +176,9 @@
     try {
       const now = Date.now() / 1000 + (clockOffset ? clockOffset.offset : model.serverOffsetS);
       await TS.api("POST", `/sessions/${encodeURIComponent(model.session.id)}/${what}`, { time_s: now, ...body });
-      say(`${what.replace("_", " ")}: done`, "ok");
+      const done = { start: "Started", false_start: "False start: back to the line",
+        end: "Session ended", dnf: "DNF recorded" }[what] || what;
+      say(`${done} at ${new Date(now * 1000).toLocaleTimeString()}`, "ok");
     } catch (e) { say(`${what}: ${e.message}`, "error"); }
   }
   $("#start").addEventListener("click", () => control("start"));
@@ -276,8 +281,8 @@
     onSnapshot: (m) => { model.loadSnapshot(m); renderAll(); },
     onSplit: (s) => { if (model.applySplit(s)) scheduleRender(); },
     onHealth: (h) => { model.nodes[h.node] = h.health; renderSensors(); },
-    onRejected: (r) => say(`Rejected crossing: ${r.reason}`, "warn"),
-    onNotice: (n) => { if (n.message || n.text) say(String(n.message || n.text), "info"); },
+    onRejected: (r) => say(`Rejected crossing: ${r.reason}`, "warn", true),
+    onNotice: (n) => { if (n.text) say(String(n.text), "info", true); },
   });
   socket.on("connect", async () => { clockOffset = await TS.measureOffset(socket); });
   setInterval(() => {
