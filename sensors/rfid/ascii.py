@@ -58,6 +58,8 @@ def parse_pattern(pattern: str) -> tuple[tuple[str, ...], str]:
     sep = seps.pop() if seps else ","
     if not sep.strip():
         sep = " "
+    if len(sep) != 1:
+        raise ValueError(f"pattern {pattern!r}: the separator must be one character, not {sep!r}")
     if len(tokens) > 1 and sep in "0123456789.-+":
         raise ValueError(f"separator {sep!r} would clash with numbers")
     return tokens, sep
@@ -83,6 +85,11 @@ class AsciiCodec:
         self._buf = bytearray()
         self._events: deque[Event] = deque()
         self._at_s = 0.0
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held waiting for the rest of a frame (bounded)."""
+        return len(self._buf)
 
     def receive_data(self, data: bytes, at_s: float) -> None:
         """Buffer bytes that arrived at ``at_s`` (epoch seconds)."""

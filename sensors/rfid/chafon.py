@@ -87,6 +87,11 @@ class ChafonFramer:
         self._skipped = 0
         self._at_s = 0.0
 
+    @property
+    def buffered(self) -> int:
+        """Bytes held waiting for the rest of a frame (bounded)."""
+        return len(self._buf)
+
     def receive_data(self, data: bytes, at_s: float) -> None:
         """Buffer ``data`` that arrived at ``at_s``."""
         self._buf += data
@@ -159,6 +164,11 @@ class ChafonCodec:
         self._events: deque[Event] = deque()
         self._sent_s: float | None = None
         self._round_time_s: float | None = None
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held waiting for the rest of a frame (bounded)."""
+        return self._framer.buffered
 
     def send(self, command: InventoryRequest | RawCommand, at_s: float | None = None) -> bytes:
         """Bytes to write for ``command``; ``at_s`` is when they leave (stamps the round)."""

@@ -33,6 +33,25 @@ from collections.abc import Callable
 from typing import Protocol
 
 
+class ScaledClock:
+    """Session time that runs ``speed`` times faster than real time (for demos and tests).
+
+    ``ScaledClock(speed=10.0)()`` starts at ``start_s`` (default: now) and
+    advances ten session seconds per real second. Share one instance between
+    the emulator and the reader.
+    """
+
+    def __init__(self, speed: float = 1.0, start_s: float | None = None) -> None:
+        if speed <= 0:
+            raise ValueError(f"speed must be > 0, got {speed}")
+        self.speed = speed
+        self.start_s = time.time() if start_s is None else start_s
+        self._mono0 = time.monotonic()
+
+    def __call__(self) -> float:
+        return self.start_s + (time.monotonic() - self._mono0) * self.speed
+
+
 class Device(Protocol):
     """What an emulated reader does with bytes and time (see ``devices.py``)."""
 

@@ -125,6 +125,11 @@ class P3Codec:
         self._events: deque[Event] = deque()
         self._at_s = 0.0
 
+    @property
+    def buffered(self) -> int:
+        """Bytes held waiting for the rest of a frame (bounded)."""
+        return len(self._buf)
+
     def receive_data(self, data: bytes, at_s: float) -> None:
         """Buffer bytes from the decoder that arrived at ``at_s`` (epoch seconds)."""
         self._buf += data
