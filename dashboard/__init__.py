@@ -37,6 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Any:
     from dashboard import api, auth, link, live, pages
     from dashboard.broadcast import Broadcaster
     from dashboard.config import load_config
+    from dashboard.logthread import LogThread
     from dashboard.service import Service
     from sensors.clock import clock_from_env
     from timing.core import Core
@@ -55,7 +56,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Any:
                         ping_interval=app.config["PING_INTERVAL_S"],
                         ping_timeout=app.config["PING_TIMEOUT_S"])
     broadcaster = Broadcaster(socketio, max_backlog=app.config["MAX_BACKLOG"])
-    event_log = EventLog(app.config["DB_PATH"])
+    db_path = app.config["DB_PATH"]
+    event_log = LogThread(lambda: EventLog(db_path), app.config["ASYNC_MODE"])
     clock = app.config["CLOCK"] or clock_from_env()
     service = Service(event_log, Core(), broadcaster, clock=clock.now)
     replayed = service.replay(event_log.events())

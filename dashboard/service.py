@@ -21,7 +21,7 @@ from typing import Any
 
 from dashboard import wire
 from dashboard.broadcast import COACH, Broadcaster
-from timing.values import Crossing, SplitUpdate
+from timing.values import Crossing
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class NodeRegistry:
 class Service:
     """The composition root's engine: one event log, one core, one broadcaster.
 
-    :param log_: a ``timing.store.EventLog``.
+    :param log_: a ``timing.store.EventLog`` or a ``dashboard.logthread.LogThread``.
     :param core: a ``timing.core.Core`` (already fed with the log's history).
     :param broadcaster: where outputs go.
     :param clock: the server clock (seconds, Unix epoch); the only clock read.
@@ -60,8 +60,11 @@ class Service:
         self.broadcaster = broadcaster
         self.clock = clock
         self.nodes = NodeRegistry()
-        self.lock = threading.RLock()
-        self.counters = {"events": 0, "crossings": 0, "outputs": 0}
+        self.lock = threading.RLock()  # the core and the node registry
+        self._queue_lock = threading.Lock()
+        self._queue: list[tuple[list[Any], _Waiter]] = []
+        self._leading = False
+        self.counters = {"events": 0, "crossings": 0, "outputs": 0, "commits": 0}
 
     def replay(self, events: Iterable[Any]) -> int:
         """Feed recorded events into the core without logging or publishing them again."""
@@ -82,25 +85,62 @@ class Service:
         return self.submit_many((event,))[0]
 
     def submit_many(self, events: Iterable[Any]) -> list[tuple[int, list[Any]]]:
-        """Submit several events in order with one durable commit (a node's batch)."""
+        """Submit events in order; returns ``(log id, outputs)`` per event.
+
+        Group commit: callers that arrive while a commit is in flight queue
+        up, and the caller that is committing (the leader) writes all of
+        them in the next transaction, then feeds the core in log order and
+        hands each caller its results. So a burst costs one fsync per batch,
+        not one per crossing, and the log order is the order the core saw.
+        """
         events = list(events)
         if not events:
             return []
-        results = []
-        with self.lock:
-            ids = self.log.append_many(events)
-            for event_id, event in zip(ids, events, strict=True):
-                outputs = list(self.core.handle(event))
-                self.counters["events"] += 1
-                self.counters["outputs"] += len(outputs)
-                if isinstance(event, Crossing):
-                    self.counters["crossings"] += 1
-                for output in outputs:
-                    self.broadcaster.publish(wire.output_message(output))
-                if not isinstance(event, Crossing):
-                    self.broadcaster.publish(self.snapshot_message())
-                results.append((event_id, outputs))
-        return results
+        waiter = _Waiter()
+        with self._queue_lock:
+            self._queue.append((events, waiter))
+            lead = not self._leading
+            self._leading = True
+        if lead:
+            self._lead()
+        return waiter.wait()
+
+    def _lead(self) -> None:
+        while True:
+            with self._queue_lock:
+                batch, self._queue = self._queue, []
+                if not batch:
+                    self._leading = False
+                    return
+            flat = [event for events, _ in batch for event in events]
+            try:
+                ids = iter(self.log.append_many(flat))
+                self.counters["commits"] += 1
+            except Exception as exc:  # noqa: BLE001 - every waiter must hear of it
+                log.exception("the event log refused %d events", len(flat))
+                for _, waiter in batch:
+                    waiter.fail(exc)
+                continue
+            with self.lock:
+                for events, waiter in batch:
+                    try:
+                        waiter.set([(next(ids), self._handle(event)) for event in events])
+                    except Exception as exc:  # noqa: BLE001 - logged; replay will retry it
+                        log.exception("the core failed on a logged event")
+                        waiter.fail(exc)
+
+    def _handle(self, event: Any) -> list[Any]:
+        """Core, then publish (the log already has the event)."""
+        outputs = list(self.core.handle(event))
+        self.counters["events"] += 1
+        self.counters["outputs"] += len(outputs)
+        if isinstance(event, Crossing):
+            self.counters["crossings"] += 1
+        for output in outputs:
+            self.broadcaster.publish(wire.output_message(output))
+        if not isinstance(event, Crossing):
+            self.broadcaster.publish(self.snapshot_message())
+        return outputs
 
     def setup_from_payload(self, payload: dict[str, Any], session_id: str = "config") -> Any:
         """Set up a session from a roster payload (the config file's, or the API's shape)."""
@@ -132,6 +172,24 @@ class Service:
         return entry
 
 
-def is_split(output: Any) -> bool:
-    """True for a ``SplitUpdate`` output."""
-    return isinstance(output, SplitUpdate)
+class _Waiter:
+    """One caller's place in a group commit: its results, or the error."""
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self._result: Any = None
+        self._error: BaseException | None = None
+
+    def set(self, result: Any) -> None:
+        self._result = result
+        self._done.set()
+
+    def fail(self, error: BaseException) -> None:
+        self._error = error
+        self._done.set()
+
+    def wait(self) -> Any:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._result

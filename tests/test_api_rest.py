@@ -235,3 +235,36 @@ def test_http_node_link_clock_and_health(client):
     assert body["acked"] == [1, 2] and body["errors"][0]["field"] == "mark"
     splits = client.get("/api/v1/state").get_json()["state"]["athletes"][0]["splits"]
     assert len(splits) == 1 and splits[0]["sensor_id"] == "n1"
+
+
+def test_concurrent_posts_log_in_the_order_the_core_saw(tmp_path):
+    """Group commit under concurrency: a restart replays to exactly the same state."""
+    import threading
+
+    cfg = {"DB_PATH": str(tmp_path / "log.db"), "TOKEN": TOKEN, "ASYNC_MODE": "threading"}
+    app = create_app(cfg)
+    client = app.test_client()
+    names = tuple(f"R{i}" for i in range(6))
+    state = setup_and_start(client, names=names)
+    errors = []
+
+    def run(aid):
+        c = app.test_client()
+        for mark, t in plan_crossings(state, aid, 1_700_000_000.0, [0.1 * k for k in range(8)]):
+            r = c.post("/api/v1/crossings", json={"mark": mark, "time_s": t, "athlete": aid},
+                       headers=AUTH)
+            if r.status_code != 200:
+                errors.append(r.get_json())
+
+    threads = [threading.Thread(target=run, args=(f"a{i + 1}",)) for i in range(len(names))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    live = client.get("/api/v1/state").get_json()["state"]
+    assert all(len(a["splits"]) == 8 for a in live["athletes"])
+    health = client.get("/api/v1/health").get_json()["counters"]
+    assert health["events"] == 2 + 6 * 8 and health["commits"] <= health["events"]
+    replayed = create_app(cfg).test_client().get("/api/v1/state").get_json()["state"]
+    assert replayed == live

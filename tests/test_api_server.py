@@ -167,8 +167,9 @@ def test_node_link_loses_nothing_across_a_server_restart(tmp_path):
         server.start()
         assert link.wait_idle(15), link.health()
         athletes = server.state()["athletes"]
-        got = [round(s["time_s"] - START_S, 3) for s in athletes[0]["splits"]]
-        assert got == [round(t - START_S, 3) for _, t in marks]
+        got = [s["time_s"] - START_S for s in athletes[0]["splits"]]
+        # every crossing arrived once, moved by the measured offset (tiny on loopback)
+        assert got == pytest.approx([t - START_S for _, t in marks], abs=0.005)
         assert link.health()["connects"] >= 2
         link.send_health({"reads_per_s": 3.0})
         deadline = time.monotonic() + 5

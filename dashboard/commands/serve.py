@@ -109,9 +109,7 @@ def serve(config_file: str | None, host: str | None, port: int | None, db_path: 
     finally:
         if supervisor is not None:
             supervisor.stop()
-        close = getattr(app.extensions["trackside"].log, "close", None)
-        if close is not None:
-            close()
+        app.extensions["trackside"].log.close()
 
 
 if __name__ == "__main__":
