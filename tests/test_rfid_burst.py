@@ -1,0 +1,161 @@
+"""Bursts to crossings: the methods, quiet time, dead time and strays (pure, no I/O)."""
+
+from __future__ import annotations
+
+import random
+import statistics
+
+import pytest
+
+from sensors.rfid.burst import BurstConfig, BurstEstimator
+from sensors.rfid.estimate import estimate, fitted_peak
+from sensors.rfid.passmodel import PassChannel, TagPass, random_pass, simulate_reads
+
+
+def feed_reads(estimator, reads, mark="finish", tick_s=0.02):
+    """Feed reads in time order, polling between them like the reader loop does."""
+    results = []
+    now = reads[0].time_s if reads else 0.0
+    for read in reads:
+        while now + tick_s <= read.time_s:
+            now += tick_s
+            results += estimator.poll(now)
+        now = read.time_s
+        results += estimator.add(read.tag, mark, read.time_s, read.rssi_dbm)
+    end = now + 30.0
+    while now < end:
+        now += tick_s
+        results += estimator.poll(now)
+    return results
+
+
+def test_fit_finds_the_vertex_of_a_clean_parabola():
+    times = [i * 0.025 for i in range(60)]
+    rssis = [-40.0 - 30.0 * (t - 0.8123) ** 2 for t in times]
+    assert fitted_peak(times, rssis) == pytest.approx(0.8123, abs=1e-6)
+
+
+def test_fit_ignores_deep_fades():
+    rng = random.Random(3)
+    times = [i * 0.025 for i in range(60)]
+    rssis = [-40.0 - 30.0 * (t - 0.75) ** 2 for t in times]
+    for i in rng.sample(range(60), 8):
+        rssis[i] -= 15.0
+    assert fitted_peak(times, rssis) == pytest.approx(0.75, abs=0.005)
+
+
+def test_methods_without_rssi_fall_back_to_the_midpoint():
+    times = [1.0, 1.1, 1.3, 1.9]
+    for method in ("midpoint", "strongest", "fit"):
+        assert estimate(method, times, [None] * 4) == pytest.approx(1.45)
+    assert estimate("first", times, [None] * 4) == 1.0
+    with pytest.raises(ValueError, match="unknown method"):
+        estimate("magic", times, [None] * 4)
+
+
+def test_fit_beats_first_read_on_simulated_passes():
+    rng = random.Random(11)
+    errors = {"first": [], "fit": []}
+    for i in range(60):
+        p = random_pass("T", 1000.0 + i * 10, rng)
+        reads = simulate_reads(p, 40.0, seed=i)
+        for method in errors:
+            t = estimate(method, [r.time_s for r in reads], [r.rssi_dbm for r in reads])
+            errors[method].append(abs(t - p.crossing_s))
+    assert statistics.median(errors["fit"]) < 0.05
+    assert statistics.median(errors["first"]) > 4 * statistics.median(errors["fit"])
+
+
+def test_pass_model_peaks_near_the_crossing_and_fades_away():
+    channel = PassChannel(TagPass("T", 100.0, speed_m_s=6.0, lateral_m=2.0, body_shadow_db=0.0))
+    assert channel.mean_dbm(100.0) > channel.mean_dbm(99.7) > channel.mean_dbm(99.0)
+    assert channel.mean_dbm(100.0) > channel.mean_dbm(100.3) > channel.mean_dbm(101.0)
+    reads = simulate_reads(TagPass("T", 100.0), 40.0)
+    assert 20 < len(reads) < 200
+    assert all(98.0 < r.time_s < 102.0 for r in reads)
+    assert reads == simulate_reads(TagPass("T", 100.0), 40.0)  # deterministic
+
+
+def test_one_pass_is_one_crossing_decided_after_the_quiet_time():
+    reads = simulate_reads(TagPass("A", 50.0, seed=1), 40.0)
+    results = feed_reads(BurstEstimator(BurstConfig(quiet_s=0.2)), reads)
+    assert len(results) == 1
+    (result,) = results
+    assert not result.stray and result.reads == len(reads) and result.method == "fit"
+    assert abs(result.time_s - 50.0) < 0.05
+    delay_after_last = result.decided_s - reads[-1].time_s
+    assert 0.2 <= delay_after_last <= 0.2 + 0.02 + 1e-9
+    assert result.rssi_peak == max(r.rssi_dbm for r in reads)
+
+
+def test_a_gap_shorter_than_dead_time_does_not_make_a_second_crossing():
+    estimator = BurstEstimator(BurstConfig(quiet_s=0.2, dead_time_s=5.0))
+    reads = simulate_reads(TagPass("A", 50.0, seed=2), 40.0)
+    late = [r for r in simulate_reads(TagPass("A", 53.0, seed=3), 40.0)]
+    assert len(feed_reads(estimator, reads + late)) == 1
+    # After a full dead time of silence the same tag crosses again.
+    again = simulate_reads(TagPass("A", 70.0, seed=4), 40.0)
+    assert len(feed_reads(estimator, again)) == 1
+
+
+def test_two_tags_and_two_marks_are_separate_bursts():
+    estimator = BurstEstimator()
+    a = simulate_reads(TagPass("A", 10.0, seed=1), 40.0)
+    b = simulate_reads(TagPass("B", 10.3, seed=2), 40.0)
+    merged = sorted(a + b, key=lambda r: r.time_s)
+    results = feed_reads(estimator, merged)
+    assert sorted(r.tag for r in results) == ["A", "B"]
+    other = BurstEstimator()
+    results = []
+    for read in a:
+        results += other.add(read.tag, "finish", read.time_s, read.rssi_dbm)
+        results += other.add(read.tag, "backstretch", read.time_s + 20, read.rssi_dbm)
+    results += other.flush(100.0)
+    assert sorted(r.mark for r in results) == ["backstretch", "finish"]
+
+
+def test_a_tag_lying_in_the_field_is_reported_once_as_stray():
+    estimator = BurstEstimator(BurstConfig(quiet_s=0.2, dead_time_s=5.0, stray_after_s=4.0))
+    results = []
+    t = 0.0
+    while t < 120.0:  # two minutes of a bag by the track, read 5 times a second
+        results += estimator.add("BAG", "finish", t, -66.0)
+        results += estimator.poll(t)
+        t += 0.2
+    assert len(results) == 1 and results[0].stray and results[0].tag == "BAG"
+
+
+def test_a_stray_read_in_intermittent_clusters_is_reported_once():
+    estimator = BurstEstimator(BurstConfig(quiet_s=0.2, dead_time_s=5.0, stray_after_s=4.0))
+    results = []
+    for cluster in range(30):  # a cluster of reads every 3 s for 90 s
+        for i in range(5):
+            t = cluster * 3.0 + i * 0.05
+            results += estimator.add("BAG", "finish", t, -66.0)
+        results += estimator.poll(cluster * 3.0 + 1.0)
+    kinds = [r.stray for r in results]
+    assert kinds.count(True) == 1 and kinds.count(False) <= 1
+
+
+def test_decoder_method_passes_reads_straight_through_with_dead_time():
+    estimator = BurstEstimator(BurstConfig(method="decoder", dead_time_s=5.0))
+    first = estimator.add("1001", "finish", 10.0, 170.0, hits=40, arrival_s=10.3)
+    assert len(first) == 1 and first[0].time_s == 10.0 and first[0].reads == 40
+    assert first[0].decided_after_s == pytest.approx(0.3)
+    assert estimator.add("1001", "finish", 11.0, 150.0) == []
+    assert len(estimator.add("1001", "finish", 30.0, 150.0)) == 1
+
+
+def test_quiet_time_uses_arrival_not_decoder_clock():
+    estimator = BurstEstimator(BurstConfig(quiet_s=0.2))
+    for i in range(10):  # the reader's clock is an hour behind the host's
+        estimator.add("A", "finish", 1000.0 + i * 0.02, -50.0, arrival_s=4600.0 + i * 0.02)
+    assert estimator.poll(4600.3) == []
+    assert len(estimator.poll(4600.5)) == 1
+
+
+def test_bad_config_is_refused():
+    with pytest.raises(ValueError, match="unknown method"):
+        BurstConfig(method="guess")
+    with pytest.raises(ValueError):
+        BurstConfig(quiet_s=0.0)
