@@ -485,13 +485,12 @@ class Core:
             flags = ("anonymous", "ambiguous") if ambiguous else ("anonymous",)
             if owner is None:
                 flags = ()
-            if (owner, flags) == (e.owner, e.flags):
-                continue
-            if e.owner is not None:
-                touched.setdefault(e.owner, []).append(("remove", e.rid))
-            if owner is not None:
-                touched.setdefault(owner, []).append(("add", e))
-            e.owner, e.flags = owner, flags
+            if (owner, flags) != (e.owner, e.flags):
+                if e.owner is not None:
+                    touched.setdefault(e.owner, []).append(("remove", e.rid))
+                if owner is not None:
+                    touched.setdefault(owner, []).append(("add", e))
+                e.owner, e.flags = owner, flags
             if owner is None and not e.reported:
                 e.reported = True
                 pre.append(Rejected(reason=f"anonymous crossing of {e.crossing.mark} at "
