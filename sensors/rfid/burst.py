@@ -29,13 +29,19 @@ from .estimate import METHODS, estimate
 class BurstConfig:
     """How bursts are cut and reduced.
 
+    ``quiet_s`` of silence ends a burst whose last reads are ``tail_drop_db``
+    below its peak (the tag is leaving the field); a burst that goes silent
+    while still strong (a weak first cluster as the tag enters, a reader
+    hiccup) waits up to ``max_quiet_s`` so the pass is not cut in two.
+    Without RSSI the wait is three typical read gaps, within the same bounds.
     ``offset_s`` is a per-mark calibration added to every estimate (a
     reader cable or a tag placement that shifts the peak; measure it once).
-    ``window_db`` is the fit's half-window below the peak.
     """
 
     method: str = "fit"
     quiet_s: float = 0.2
+    max_quiet_s: float = 0.28
+    tail_drop_db: float = 10.0
     dead_time_s: float = 8.0
     stray_after_s: float = 5.0
     offset_s: float = 0.0
@@ -154,9 +160,26 @@ class BurstEstimator:
 
     def poll(self, now_s: float) -> list[BurstResult]:
         """Decide every burst that has been quiet for ``quiet_s`` at host time ``now_s``."""
-        done = [key for key, b in self._open.items()
-                if now_s - b.last_arrival_s >= self.config.quiet_s]
+        done = [key for key, b in self._open.items() if self._is_over(b, now_s)]
         return [self._decide(key, now_s) for key in sorted(done)]
+
+    def _is_over(self, burst: _Burst, now_s: float) -> bool:
+        cfg = self.config
+        quiet_s = now_s - burst.last_arrival_s
+        if quiet_s < cfg.quiet_s:
+            return False
+        if quiet_s >= cfg.max_quiet_s:
+            return True
+        rssis = burst.rssis
+        if all(r is not None for r in rssis):
+            peak = max(rssis)  # type: ignore[type-var]
+            recent = max(rssis[-3:])  # type: ignore[type-var]
+            return peak - recent >= cfg.tail_drop_db  # type: ignore[operator]
+        times = burst.times_s
+        if len(times) < 3:
+            return False
+        gaps = sorted(b - a for a, b in zip(times, times[1:], strict=False))
+        return quiet_s >= 3.0 * gaps[len(gaps) // 2]
 
     def flush(self, now_s: float) -> list[BurstResult]:
         """Decide every open burst now (end of a session or of a capture)."""

@@ -114,7 +114,7 @@ class PassChannel:
     def window_s(self) -> tuple[float, float]:
         """A time span outside which the tag is certainly out of the field."""
         p = self.tag_pass
-        half = 40.0 / max(p.speed_m_s, 0.1)
+        half = 14.0 / max(p.speed_m_s, 0.1)  # beyond ~12 m the pattern and range end all reads
         return p.crossing_s - half, p.crossing_s + half
 
 
