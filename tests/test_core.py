@@ -301,3 +301,17 @@ def test_final_state_helper_ignores_delivery_details():
 def test_core_rejects_events_it_does_not_know():
     with pytest.raises(TypeError, match="does not handle"):
         Core().handle("finish")  # type: ignore[arg-type]
+
+
+def test_fast_correction_copy_equals_dataclasses_replace():
+    from dataclasses import fields, replace
+
+    from timing.progress import as_correction
+    a = make_athlete("a")
+    core, _ = started_core(a)
+    feed(core, crossings_for(a, mark_times(a.plan, T0, 1.01))[:5])
+    u = core.splits("a")[4]
+    fast = as_correction(u)
+    slow = replace(u, correction=True, flags=u.flags + ("correction",))
+    for f in fields(u):  # every field, including those left out of equality
+        assert getattr(fast, f.name) == getattr(slow, f.name), f.name

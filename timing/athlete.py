@@ -11,12 +11,11 @@ state a clean replay gives.
 from __future__ import annotations
 
 from bisect import insort
-from dataclasses import replace
 
 from timing import states
 from timing.dedup import Reading
 from timing.placement import Fold
-from timing.progress import PlanIndex, build_update, fill_times, index_plan
+from timing.progress import PlanIndex, as_correction, build_update, fill_times, index_plan
 from timing.rules import CoreConfig
 from timing.values import Athlete, Notice, Rejected, SplitUpdate
 
@@ -25,7 +24,7 @@ class AthleteTrack:
     """Mutable per-athlete state; only the core touches it."""
 
     __slots__ = ("athlete", "idx", "rules", "status", "start_s", "start_source", "start_tol_s",
-                 "limit_s", "limit_code", "records", "fold", "emitted", "announced")
+                 "limit_s", "limit_code", "records", "fold", "emitted", "latest", "announced")
 
     def __init__(self, athlete: Athlete, rules: CoreConfig) -> None:
         self.athlete = athlete
@@ -41,6 +40,8 @@ class AthleteTrack:
         self.fold: Fold | None = None
         #: segment index -> the update as last emitted (without seq / correction marks)
         self.emitted: dict[int, SplitUpdate] = {}
+        #: segment index -> the update as last published (with seq and correction marks)
+        self.latest: dict[int, SplitUpdate] = {}
         #: rids whose rejection was already reported
         self.announced: set[int] = set()
 
@@ -63,6 +64,7 @@ class AthleteTrack:
         if plan_changed:
             self.idx = index_plan(athlete.plan)
             self.emitted.clear()
+            self.latest.clear()
 
     def rebuild(self) -> None:
         """Fold every reading again from the start (after a late reading or a new start)."""
@@ -104,6 +106,7 @@ class AthleteTrack:
         self.records.clear()
         self.fold = None
         self.emitted.clear()
+        self.latest.clear()
         self.announced.clear()
 
     def new_rejections(self) -> list[Rejected]:
@@ -146,10 +149,13 @@ class AthleteTrack:
                 if old != u:
                     self.emitted[k] = u
                     if old is not None:
-                        u = replace(u, correction=True, flags=u.flags + ("correction",))
+                        u = as_correction(u)
+                    self.latest[k] = u
                     updates.append(u)
-        for k in sorted(k for k in self.emitted if k > last):
+        stale = sorted(k for k in self.emitted if k > last) if len(self.emitted) > last + 1 else ()
+        for k in stale:
             old = self.emitted.pop(k)
+            self.latest.pop(k, None)
             notices.append(Notice("retracted", old.time_s, self.id,
                                   f"{old.segment} of lap {old.lap} no longer holds",
                                   lap=old.lap, segment=old.segment))

@@ -130,10 +130,13 @@ class Fold:
             return self._reject(r, "too_fast", f"{dist:.1f} m to {mark} in {dt:.2f} s is "
                          f"{speed:.1f} m/s, faster than the {rules.max_speed_mps} m/s limit "
                          "(world-record pace)")
-        ratio = self.ratio()
-        base_t = idx.cum_t_at(self.last_occ)
-        best_k = min(plausible,
-                     key=lambda k: (abs(t - (self.last_t + (idx.cum_t[k] - base_t) * ratio)), k))
+        if len(plausible) == 1:  # the usual case: only the next occurrence is reachable
+            best_k = plausible[0]
+        else:
+            ratio = self.ratio()
+            base_t = idx.cum_t_at(self.last_occ)
+            best_k = min(plausible, key=lambda k: (
+                abs(t - (self.last_t + (idx.cum_t[k] - base_t) * ratio)), k))
         self.best[best_k] = r
         self.time[best_k] = t
         self.first_t[best_k] = t

@@ -136,8 +136,10 @@ class SplitUpdate:
     ghost_gap_m: float
     source: str = "tap"
     flags: tuple[str, ...] = ()
-    correction: bool = False
-    seq: int = 0
+    #: Delivery details, not content: two updates that say the same are equal
+    #: whatever their sequence number.
+    correction: bool = field(default=False, compare=False)
+    seq: int = field(default=0, compare=False)
     #: Index of the segment in the athlete's plan (0-based).
     index: int = 0
     #: Distance from the athlete's start to this mark in their lane.
@@ -186,7 +188,7 @@ class Rejected:
     crossing: Crossing
     code: str = "invalid"
     athlete: str | None = None
-    seq: int = 0
+    seq: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,4 +207,4 @@ class Notice:
     text: str = ""
     lap: int | None = None
     segment: str | None = None
-    seq: int = 0
+    seq: int = field(default=0, compare=False)
