@@ -17,10 +17,15 @@ DEFAULTS: dict[str, Any] = {
     "TOKEN": None,  # coach token; generated (and printed by `serve`) when not given
     "NODE_TOKEN": None,  # sensor nodes' token; the coach token when not given
     "DB_PATH": "trackside.db",
+    # NORMAL: an accepted event survives a killed process (issue 3's bar); FULL also
+    # survives power loss but adds an fsync (4-10 ms here) to every commit: see
+    # docs/performance.md "## Broadcast".
+    "DB_SYNCHRONOUS": "NORMAL",
     "ASYNC_MODE": "gevent",  # measured: see docs/performance.md "## Broadcast"
     "MAX_BACKLOG": 1000,  # packets a slow client may lag before it is cut off to resync
     "PING_INTERVAL_S": 5,  # short pings: a dead Wi-Fi link shows within ~10 s
     "PING_TIMEOUT_S": 5,
+    "BATCH_FRAMES": True,  # one send per burst of frames per client (dashboard/wsbatch.py)
     "CONFIG_FILE": None,
     "TRACKSIDE": None,  # the parsed config file (dashboard.config.AppConfig), if any
     "CLOCK": None,  # a sensors.clock Clock; default: TRACKSIDE_CLOCK or the wall clock
@@ -34,7 +39,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Any:
     from flask import Flask
     from flask_socketio import SocketIO
 
-    from dashboard import api, auth, link, live, pages
+    from dashboard import api, auth, link, live, pages, wsbatch
     from dashboard.broadcast import Broadcaster
     from dashboard.config import load_config
     from dashboard.logthread import LogThread
@@ -55,9 +60,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Any:
     socketio = SocketIO(app, async_mode=app.config["ASYNC_MODE"],
                         ping_interval=app.config["PING_INTERVAL_S"],
                         ping_timeout=app.config["PING_TIMEOUT_S"])
+    if app.config["BATCH_FRAMES"]:
+        wsbatch.install(socketio)
     broadcaster = Broadcaster(socketio, max_backlog=app.config["MAX_BACKLOG"])
-    db_path = app.config["DB_PATH"]
-    event_log = LogThread(lambda: EventLog(db_path), app.config["ASYNC_MODE"])
+    db_path, sync = app.config["DB_PATH"], app.config["DB_SYNCHRONOUS"]
+    event_log = LogThread(lambda: EventLog(db_path, synchronous=sync), app.config["ASYNC_MODE"])
     clock = app.config["CLOCK"] or clock_from_env()
     service = Service(event_log, Core(), broadcaster, clock=clock.now)
     replayed = service.replay(event_log.events())

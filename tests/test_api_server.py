@@ -130,7 +130,8 @@ def test_a_frozen_client_does_not_delay_the_others(server):
             assert server.post("/sessions", roster).status_code == 201
         live.wait("snapshot", 31, timeout_s=10)
         health = requests.get(server.url + "/api/v1/health", timeout=2).json()
-        assert health["max_backlog"] > 0  # the frozen client is behind...
+        # the frozen client is still connected, megabytes behind (its writer is stuck)...
+        assert health["clients"] == 2
         state = server.state()
         server.post("/sessions/current/start", {"time_s": START_S})
         marks = plan_crossings(state, "a1", START_S, [0.1 * k for k in range(8)])

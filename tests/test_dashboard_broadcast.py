@@ -80,3 +80,13 @@ def test_clients_past_the_backlog_limit_are_cut_off():
     # and the real engine.io view is readable (one connected test client: empty queue)
     sio.test_client(app)
     assert all(size >= 0 for size in b.backlogs().values())
+
+
+def test_batched_frames_are_standard_websocket_frames():
+    from dashboard.wsbatch import frame
+
+    assert frame(b"42", 0x1) == b"\x81\x0242"
+    mid = frame(b"x" * 300, 0x1)
+    assert mid[:4] == b"\x81\x7e\x01\x2c" and len(mid) == 304
+    big = frame(b"y" * 70_000, 0x2)
+    assert big[:2] == b"\x82\x7f" and int.from_bytes(big[2:10], "big") == 70_000

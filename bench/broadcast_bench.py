@@ -1,0 +1,482 @@
+"""Crossing posted -> `split` received: latency of the live broadcast, end to end.
+
+    .venv/bin/python bench/broadcast_bench.py            # full matrix, ~3 minutes
+    .venv/bin/python bench/broadcast_bench.py --quick    # fewer, shorter runs
+
+What runs where (2 cores here, like CI):
+- the server: `python -m dashboard.commands.serve` in its own process (gevent,
+  or threading for the comparison), with its real event log (fsync per commit);
+- the clients: one process holding N Socket.IO connections (websocket
+  transport). They speak the Engine.IO/Socket.IO wire protocol directly over
+  non-blocking sockets and epoll, and only look for the split's ``seq``: a
+  python-socketio client spends more CPU per message than the server does,
+  which at 100 clients x 500/s would measure the bench, not the server;
+- the poster: this process, 16 HTTP connections posting `POST /api/v1/crossings`
+  on a fixed schedule (like several sensor nodes); a split's latency runs from
+  just before its POST is sent to its arrival at each client (perf_counter is
+  CLOCK_MONOTONIC, shared by all processes);
+- optionally a camera-like load: a process doing OpenCV blur + MOG2 on 720p
+  frames without pause (one core, like a detector node).
+
+Ends by printing one JSON line with every run's figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "bench-token"
+SEQ_RE = re.compile(rb'"seq":\s*(\d+)')
+SPLIT_PREFIX = b'42["split"'
+
+
+# --------------------------------------------------------------------------- clients
+class RawClient:
+    """One Socket.IO client over a raw websocket: just enough protocol to receive."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.sock = socket.create_connection((host, port))
+        self.sock.sendall(
+            f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            .encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise ConnectionError("handshake failed")
+            head += chunk
+        self.buf = bytearray(head.split(b"\r\n\r\n", 1)[1])
+        self.sock.setblocking(False)
+        self.connected = False
+
+    def send_text(self, text: bytes) -> None:
+        mask = os.urandom(4)
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(text))
+        n = len(text)
+        header = bytes([0x81, 0x80 | n]) if n < 126 else bytes([0x81, 0xFE]) + n.to_bytes(2, "big")
+        self.sock.setblocking(True)
+        self.sock.sendall(header + mask + payload)
+        self.sock.setblocking(False)
+
+    def frames(self):
+        """Complete text frames waiting in the buffer (server frames are unmasked)."""
+        buf = self.buf
+        pos = 0
+        out = []
+        while len(buf) - pos >= 2:
+            n = buf[pos + 1] & 0x7F
+            start = pos + 2
+            if n == 126:
+                if len(buf) - pos < 4:
+                    break
+                n = int.from_bytes(buf[pos + 2:pos + 4], "big")
+                start = pos + 4
+            elif n == 127:
+                if len(buf) - pos < 10:
+                    break
+                n = int.from_bytes(buf[pos + 2:pos + 10], "big")
+                start = pos + 10
+            if len(buf) - start < n:
+                break
+            out.append(bytes(buf[start:start + n]))
+            pos = start + n
+        del buf[:pos]
+        return out
+
+
+def client_main(host: str, port: int, count: int, out_path: str) -> None:
+    """The client process: connect ``count`` clients, record (seq, t) of every split."""
+    clients = []
+    for _ in range(count):
+        clients.append(RawClient(host, port))
+    sel = selectors.DefaultSelector()
+    for c in clients:
+        sel.register(c.sock, selectors.EVENT_READ, c)
+    received: list[tuple[int, float]] = []
+    stop = False
+
+    def on_term(*_):
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    ready_said = False
+    while not stop:
+        for key, _ in sel.select(timeout=0.2):
+            c = key.data
+            try:
+                data = c.sock.recv(1 << 18)
+            except BlockingIOError:
+                continue
+            if not data:
+                sel.unregister(c.sock)
+                continue
+            now = time.perf_counter()
+            c.buf += data
+            for frame in c.frames():
+                if frame.startswith(SPLIT_PREFIX):
+                    m = SEQ_RE.search(frame)
+                    if m:
+                        received.append((int(m.group(1)), now))
+                elif frame[:1] == b"0":
+                    c.send_text(b'40{"role":"screen"}')
+                elif frame == b"2":
+                    c.send_text(b"3")
+                elif frame.startswith(b"40"):
+                    c.connected = True
+        if not ready_said and all(c.connected for c in clients):
+            print("ready", flush=True)
+            ready_said = True
+    with open(out_path, "w") as fh:
+        json.dump(received, fh)
+
+
+# --------------------------------------------------------------------------- helpers
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def camera_load_main() -> None:
+    """Busy like a camera detector node: blur + background model on 720p frames."""
+    import cv2
+    import numpy as np
+
+    cv2.setNumThreads(1)
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(0, 255, (720, 1280, 3), dtype=np.uint8) for _ in range(4)]
+    model = cv2.createBackgroundSubtractorMOG2()
+    i = 0
+    while True:
+        model.apply(cv2.GaussianBlur(frames[i % 4], (5, 5), 0))
+        i += 1
+
+
+def bare_server_main(port: int) -> None:
+    """The baseline: bare Flask-SocketIO (gevent) emitting a split-sized payload per POST.
+
+    No core, no event log, no broadcaster: what the dashboard is compared with.
+    """
+    from gevent import monkey
+
+    monkey.patch_all()
+    import itertools
+
+    from flask import Flask, jsonify, request
+    from flask_socketio import SocketIO
+
+    from dashboard.commands.serve import run_gevent
+
+    app = Flask(__name__)
+    sio = SocketIO(app, async_mode="gevent")
+    counter = itertools.count(1)
+    filler = "x" * 900  # about the size of a real split message
+
+    @app.post("/api/v1/crossings")
+    def crossing():
+        body = request.get_json()
+        seq = next(counter)
+        sio.emit("split", {"v": 1, "type": "split", "athlete": body.get("athlete"),
+                           "pad": filler, "seq": seq})
+        return jsonify(outputs=[{"type": "split", "seq": seq}])
+
+    @app.get("/api/v1/health")
+    def health():
+        return jsonify(ok=True)
+
+    run_gevent(app, sio, "127.0.0.1", port)
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    k = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[k]
+
+
+class Server:
+    def __init__(self, mode: str, db: Path) -> None:
+        import requests
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.bare = mode == "bare"
+        if mode == "bare":
+            cmd = [sys.executable, __file__, "--_bare", str(self.port)]
+        else:
+            cmd = [sys.executable, "-m", "dashboard.commands.serve", "--port", str(self.port),
+                   "--db", str(db), "--token", TOKEN, "--async-mode", mode]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/api/v1/health", timeout=0.5).ok:
+                    return
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start")
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def session_crossings(server: Server, run: int, athletes: int) -> list[dict]:
+    """Set up a fresh roster; return its crossings (every mark of every athlete) in time order."""
+    import requests
+
+    rng = random.Random(run)
+    roster = {"name": f"bench {run}", "athletes": [
+        {"id": f"r{run}_{i}", "name": f"Runner {i}", "five_k_s": 1000 + rng.random() * 500,
+         "lane": 1 + i % 8} for i in range(athletes)]}
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    r = requests.post(server.url + "/api/v1/sessions", json=roster, headers=auth, timeout=30)
+    r.raise_for_status()
+    start_s = 1_700_000_000.0 + run * 10_000
+    requests.post(server.url + "/api/v1/sessions/x/start", json={"time_s": start_s},
+                  headers=auth, timeout=30).raise_for_status()
+    state = requests.get(server.url + "/api/v1/state", timeout=30).json()["state"]
+    out = []
+    for a in state["athletes"]:
+        for index, seg in enumerate(a["plan"]["segments"]):
+            jitter = rng.uniform(-0.5, 0.5)
+            out.append({"mark": seg["to_mark"], "athlete": a["id"], "source": "rfid",
+                        "time_s": start_s + seg["cum_target_s"] + jitter, "_index": index})
+    out.sort(key=lambda c: c["time_s"])
+    return out
+
+
+def post_schedule(server: Server, crossings: list[dict], rate: float, workers: int = 16):
+    """Post at ``rate``/s from ``workers`` keep-alive connections; returns {seq: sent_t}, lags.
+
+    http.client, not requests: requests spends ~2.5 ms of client CPU per call
+    here, which would be counted as broadcast latency.
+    """
+    import http.client
+
+    sent: dict[int, float] = {}
+    lags: list[float] = []
+    lock = threading.Lock()
+    index = iter(range(len(crossings)))
+    t0 = time.perf_counter() + 0.2
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    bodies = [json.dumps({k: v for k, v in c.items() if k != "_index"}).encode()
+              for c in crossings]  # bytes: one packet with the headers
+
+    def work():
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        conn.connect()
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        while True:
+            with lock:
+                i = next(index, None)
+            if i is None:
+                conn.close()
+                return
+            due = t0 + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            t = time.perf_counter()
+            conn.request("POST", "/api/v1/crossings", body=bodies[i], headers=headers)
+            body = json.loads(conn.getresponse().read())
+            with lock:
+                lags.append(t - due)
+                for o in body.get("outputs", ()):
+                    if o.get("type") == "split":
+                        sent[o["seq"]] = t
+
+    threads = [threading.Thread(target=work) for _ in range(workers)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return sent, lags
+
+
+def link_schedule(server: Server, crossings: list[dict], rate: float):
+    """Send at ``rate``/s through a sensor node's link (``sensors.link.LinkClient``).
+
+    Returns {seq: sent_t}: the split seqs are read back from the server's
+    state by (athlete, plan index) once everything is acked.
+    """
+    import requests
+
+    from sensors.link import LinkClient
+    from timing.values import Crossing
+
+    link = LinkClient(server.url, TOKEN, "bench-node", batch_max=500).start()
+    deadline = time.monotonic() + 10
+    while link.offset_s is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    sent_by_key: dict[tuple[str, int], float] = {}
+    lags = []
+    t0 = time.perf_counter() + 0.2
+    for i, c in enumerate(crossings):
+        due = t0 + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        t = time.perf_counter()
+        lags.append(t - due)
+        # the node's clock is the server's here (same machine): no offset to undo
+        link.send_crossing(Crossing(mark=c["mark"], time_s=c["time_s"] - (link.offset_s or 0),
+                                    athlete=c["athlete"], source="rfid"))
+        sent_by_key[(c["athlete"], c["_index"])] = t
+    link.wait_idle(30)
+    link.stop(0)
+    state = requests.get(server.url + "/api/v1/state", timeout=30).json()["state"]
+    sent = {}
+    for a in state["athletes"]:
+        for u in a["splits"]:
+            key = (a["id"], u["index"])
+            if key in sent_by_key:
+                sent[u["seq"]] = sent_by_key[key]
+    return sent, lags
+
+
+def run_one(server: Server, run: int, clients: int, rate: float, duration_s: float,
+            load: bool, tmp: Path, transport: str = "http") -> dict:
+    count = int(rate * duration_s)
+    if server.bare:
+        crossings = [{"mark": "finish", "athlete": f"b{i}", "time_s": float(i), "_index": 0}
+                     for i in range(count)]
+    else:
+        crossings = session_crossings(server, run, athletes=max(20, count // 17 + 2))[:count]
+    time.sleep(0.5)
+    out = tmp / f"recv_{run}.json"
+    cproc = subprocess.Popen([sys.executable, __file__, "--_clients", str(clients),
+                              "--_port", str(server.port), "--_out", str(out)],
+                             stdout=subprocess.PIPE, text=True)
+    assert cproc.stdout.readline().strip() == "ready"
+    time.sleep(1.0)  # let the connect snapshots drain
+    loader = None
+    if load:
+        loader = subprocess.Popen([sys.executable, __file__, "--_load"])
+        time.sleep(0.5)
+    started = time.perf_counter()
+    if transport == "link":
+        sent, lags = link_schedule(server, crossings, rate)
+    else:
+        sent, lags = post_schedule(server, crossings, rate)
+    post_s = time.perf_counter() - started
+    time.sleep(min(10.0, 1.0 + duration_s))  # drain
+    if loader:
+        loader.kill()
+        loader.wait()
+    cproc.send_signal(signal.SIGTERM)
+    cproc.wait(timeout=30)
+    received = json.loads(out.read_text())
+    latencies = sorted((t - sent[seq]) * 1000 for seq, t in received if seq in sent)
+    expected = len(sent) * clients
+    lags.sort()
+    return {"clients": clients, "rate_per_s": rate, "camera_load": load, "transport": transport,
+            "posted": count,
+            "splits": len(sent), "expected": expected, "received": len(latencies),
+            "lost": expected - len(latencies), "achieved_rate_per_s": round(count / post_s, 1),
+            "p50_ms": round(percentile(latencies, 0.5), 2),
+            "p99_ms": round(percentile(latencies, 0.99), 2),
+            "max_ms": round(latencies[-1], 2) if latencies else None,
+            "poster_lag_p99_ms": round(percentile(lags, 0.99) * 1000, 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--_clients", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--_port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--_out", help=argparse.SUPPRESS)
+    parser.add_argument("--_load", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--_bare", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args._load:
+        camera_load_main()
+        return
+    if args._bare:
+        bare_server_main(args._bare)
+        return
+    if args._clients:
+        client_main("127.0.0.1", args._port, args._clients, args._out)
+        return
+
+    d20, d500 = (3.0, 1.5) if args.quick else (6.0, 3.0)
+    # (mode, clients, rate, camera load, transport)
+    matrix = [("bare", 1, 20, False, "http"), ("bare", 100, 20, False, "http"),
+              ("bare", 100, 500, False, "http")]
+    matrix += [("gevent", c, 20, load, "http") for load in (False, True) for c in (1, 20, 100)]
+    matrix += [("gevent", c, 500, load, "link") for load in (False, True) for c in (1, 20, 100)]
+    matrix += [("gevent", 100, 500, False, "http")]
+    matrix += [("threading", 100, 20, False, "http"), ("threading", 20, 500, False, "link"),
+               ("threading", 100, 500, False, "link")]
+    results = []
+    tmp = Path(tempfile.mkdtemp(prefix="broadcast-bench-"))
+    run = 0
+    for mode in ("bare", "gevent", "threading"):
+        server = Server(mode, tmp / f"{mode}.db")
+        try:
+            for m, clients, rate, load, transport in matrix:
+                if m != mode:
+                    continue
+                run += 1
+                res = {"mode": mode, **run_one(server, run, clients, rate,
+                                               d20 if rate == 20 else d500, load, tmp,
+                                               transport)}
+                results.append(res)
+                print(f"{mode:9s} {transport:4s} clients={clients:3d} rate={rate:3.0f}/s "
+                      f"load={'yes' if load else 'no ':3s} p50={res['p50_ms']:8.2f} ms "
+                      f"p99={res['p99_ms']:8.2f} ms max={res['max_ms']} ms "
+                      f"lost={res['lost']}/{res['expected']}", flush=True)
+        finally:
+            server.stop()
+
+    def pick(mode, clients, rate, load=False, transport=None):
+        return next(r for r in results if (r["mode"], r["clients"], r["rate_per_s"],
+                                           r["camera_load"]) == (mode, clients, rate, load)
+                    and transport in (None, r["transport"]))
+
+    g20 = pick("gevent", 100, 20)
+    bare20 = pick("bare", 100, 20)
+    g500 = pick("gevent", 100, 500, transport="link")
+    summary = {
+        "bench": "broadcast",
+        "p99_ms_100_clients_20_per_s": g20["p99_ms"],
+        "bare_flask_socketio_p99_ms_100_clients_20_per_s": bare20["p99_ms"],
+        "ratio_to_bare_p99_100_clients_20_per_s": round(g20["p99_ms"] / bare20["p99_ms"], 2),
+        "target_p99_under_15ms_met": g20["p99_ms"] < 15,
+        "p99_ms_100_clients_500_per_s_link": g500["p99_ms"],
+        "lost_100_clients_500_per_s_link": g500["lost"],
+        "target_500_per_s_met": g500["p99_ms"] < 150 and g500["lost"] == 0,
+        "p99_ms_100_clients_500_per_s_link_camera_load":
+            pick("gevent", 100, 500, True, "link")["p99_ms"],
+        "bare_p99_ms_100_clients_500_per_s_http": pick("bare", 100, 500)["p99_ms"],
+        "threading_p99_ms_100_clients_500_per_s_link":
+            pick("threading", 100, 500, transport="link")["p99_ms"],
+        "runs": results,
+    }
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
