@@ -259,3 +259,9 @@ def test_every_event_round_trips_through_its_dict_form():
 def test_bad_event_dicts_raise_a_clear_error(bad, message):
     with pytest.raises(EventFormatError, match=message):
         event_from_dict(bad)
+
+
+def test_docs_diagram_is_the_table():
+    from pathlib import Path
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "core.md").read_text()
+    assert states.mermaid() in doc
