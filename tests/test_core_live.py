@@ -265,3 +265,22 @@ def test_docs_diagram_is_the_table():
     from pathlib import Path
     doc = (Path(__file__).resolve().parents[1] / "docs" / "core.md").read_text()
     assert states.mermaid() in doc
+
+
+def test_bad_roster_entries_and_malformed_events_are_refused_not_raised():
+    from dataclasses import replace as dc_replace
+    a, b = make_athlete("a"), make_athlete("b")
+    empty = dc_replace(make_athlete("c"), plan=dc_replace(a.plan, segments=()))
+    core = Core()
+    outs = core.handle(SessionSetup(make_session(a, dc_replace(b, id="a"), empty, b)))
+    ignored = [o.text for o in outs if isinstance(o, Notice) and o.kind == "ignored"]
+    assert len(ignored) == 2 and "twice" in ignored[0] and "empty plan" in ignored[1]
+    assert core.athlete_ids() == ["a", "b"] and core.athlete("a") == a
+    assert kinds(core.handle(Start(float("nan")))) == ["ignored"]
+    assert core.status("a") == "waiting"
+    core.handle(Start(T0))
+    for bad in (Crossing("finish", T0 + 2.2, athlete="a", confidence="high"),  # type: ignore
+                Crossing("finish", T0 + 2.2, athlete=7),  # type: ignore[arg-type]
+                Crossing("finish", T0 + 2.2, athlete="a", flags=["x"])):  # type: ignore
+        assert codes(core.handle(bad)) == ["invalid"]
+    assert core.counters()["rejected_by_reason"]["invalid"] == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_core_support import (
@@ -14,6 +15,8 @@ from test_core_support import (
 )
 
 from timing.values import Crossing
+
+pytestmark = pytest.mark.slow  # about 7 s: 120 generated sessions
 
 ATHLETES = [make_athlete("a"), make_athlete("b", five_k_s=1140, lane=2),
             make_athlete("c", five_k_s=1320, lane=3)]

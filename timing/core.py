@@ -60,6 +60,53 @@ def _stamp(output: Output, seq: int) -> None:
     object.__setattr__(output, "seq", seq)
 
 
+def _roster_problem(a: Athlete, seen: set[str]) -> str:
+    """Why roster entry ``a`` cannot be timed ("" if it can)."""
+    if not isinstance(a, Athlete) or not isinstance(a.id, str) or not a.id:
+        return "a roster entry without an athlete id was ignored"
+    if a.id in seen:
+        return f"athlete id {a.id!r} appears twice in the roster; the first is kept"
+    segs = a.plan.segments
+    if not segs:
+        return f"athlete {a.id} has an empty plan; not timed"
+    for seg in segs:
+        if not (seg.distance_m > 0 and seg.target_s > 0):
+            return (f"athlete {a.id}'s plan has a segment ({seg.lap}:{seg.segment}) "
+                    "without a positive distance and target time; not timed")
+    return ""
+
+
+def _crossing_problem(c: Crossing) -> str:
+    """Why crossing ``c`` is malformed ("" if it is well formed)."""
+    t = c.time_s
+    if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
+        return f"time_s must be a finite number of seconds, got {t!r}"
+    for name in ("mark", "source", "sensor_id"):
+        if not isinstance(getattr(c, name), str):
+            return f"{name} must be text, got {getattr(c, name)!r}"
+    for name in ("athlete", "tag"):
+        v = getattr(c, name)
+        if v is not None and not isinstance(v, str):
+            return f"{name} must be text or null, got {v!r}"
+    conf = c.confidence
+    if isinstance(conf, bool) or not isinstance(conf, int | float) or not math.isfinite(conf):
+        return f"confidence must be a number from 0 to 1, got {conf!r}"
+    pos = c.position
+    if pos is not None and (isinstance(pos, bool) or not isinstance(pos, int | float)
+                            or not math.isfinite(pos)):
+        return f"position must be a number or null, got {pos!r}"
+    if not isinstance(c.flags, tuple) or not all(isinstance(f, str) for f in c.flags):
+        return f"flags must be a list of text, got {c.flags!r}"
+    return ""
+
+
+def _event_time_problem(event: object) -> str:
+    t = getattr(event, "time_s", 0.0)
+    if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
+        return f"{type(event).__name__} needs a finite time_s, got {t!r}"
+    return ""
+
+
 class Core:
     """The pure event core. One instance per session; feed it with ``handle``."""
 
@@ -87,7 +134,11 @@ class Core:
         pre: list[Notice | Rejected] = []
         updates: list[SplitUpdate] = []
         post: list[Notice] = []
-        if isinstance(event, Crossing):
+        problem = "" if isinstance(event, Crossing | SessionSetup) else \
+            _event_time_problem(event)
+        if problem:
+            pre.append(Notice("ignored", None, None, problem))
+        elif isinstance(event, Crossing):
             self._crossing(event, pre, updates, post)
         elif isinstance(event, Start):
             self._start_event(event, pre, updates, post)
@@ -200,11 +251,18 @@ class Core:
         return self._pos.get(athlete_id, len(self._order))
 
     def _setup(self, session: Session, pre: list, updates: list, post: list) -> None:
+        # A bad roster entry is refused with a reason, never raised: the event is
+        # already in the log, and a replay must get through it the same way.
         seen: set[str] = set()
+        kept: list[Athlete] = []
         for a in session.athletes:
-            if a.id in seen:
-                raise ValueError(f"athlete id {a.id!r} appears twice in session {session.id!r}")
+            problem = _roster_problem(a, seen)
+            if problem:
+                pre.append(Notice("ignored", None, str(getattr(a, "id", "?")), problem))
+                continue
             seen.add(a.id)
+            kept.append(a)
+        session = Session(session.id, session.name, tuple(kept))
         for gone in [aid for aid in self._order if aid not in seen]:
             del self._tracks[gone]
             pre.append(Notice("ignored", None, gone, f"athlete {gone} left the roster"))
@@ -339,9 +397,9 @@ class Core:
         if count:
             self._crossings += 1
         t = c.time_s
-        if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
-            self._reject(c, "invalid", f"time_s must be a finite number of seconds, got {t!r}",
-                         pre)
+        problem = _crossing_problem(c)
+        if problem:
+            self._reject(c, "invalid", problem, pre)
             return
         if c.mark not in MARKS:
             self._reject(c, "unknown_mark", f"unknown mark {c.mark!r} (one of "
