@@ -21,33 +21,20 @@ outputs (sort before emitting; no set or dict order of strings leaks out).
 
 from __future__ import annotations
 
-import math
-from bisect import insort
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
 from timing import states
-from timing.association import IMPOSSIBLE, assign
+from timing.anonymous import AnonCrossing, AnonymousMixin
 from timing.athlete import AthleteTrack
-from timing.dedup import make_reading, reading_key
+from timing.checks import crossing_problem, event_time_problem, roster_problem
+from timing.dedup import make_reading
 from timing.events import Dnf, EndSession, Event, FalseStart, SessionSetup, Start
+from timing.outputs import snapshot
 from timing.rules import CoreConfig
 from timing.values import MARKS, Athlete, Crossing, Notice, Rejected, Session, SplitUpdate
 
 Output = SplitUpdate | Rejected | Notice
-
-
-@dataclass(slots=True)
-class _Anon:
-    """An anonymous crossing and who it is currently given to."""
-
-    key: tuple
-    rid: int
-    crossing: Crossing
-    owner: str | None = None
-    flags: tuple[str, ...] = ()
-    reported: bool = False
 
 
 def _stamp(output: Output, seq: int) -> None:
@@ -60,54 +47,7 @@ def _stamp(output: Output, seq: int) -> None:
     object.__setattr__(output, "seq", seq)
 
 
-def _roster_problem(a: Athlete, seen: set[str]) -> str:
-    """Why roster entry ``a`` cannot be timed ("" if it can)."""
-    if not isinstance(a, Athlete) or not isinstance(a.id, str) or not a.id:
-        return "a roster entry without an athlete id was ignored"
-    if a.id in seen:
-        return f"athlete id {a.id!r} appears twice in the roster; the first is kept"
-    segs = a.plan.segments
-    if not segs:
-        return f"athlete {a.id} has an empty plan; not timed"
-    for seg in segs:
-        if not (seg.distance_m > 0 and seg.target_s > 0):
-            return (f"athlete {a.id}'s plan has a segment ({seg.lap}:{seg.segment}) "
-                    "without a positive distance and target time; not timed")
-    return ""
-
-
-def _crossing_problem(c: Crossing) -> str:
-    """Why crossing ``c`` is malformed ("" if it is well formed)."""
-    t = c.time_s
-    if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
-        return f"time_s must be a finite number of seconds, got {t!r}"
-    for name in ("mark", "source", "sensor_id"):
-        if not isinstance(getattr(c, name), str):
-            return f"{name} must be text, got {getattr(c, name)!r}"
-    for name in ("athlete", "tag"):
-        v = getattr(c, name)
-        if v is not None and not isinstance(v, str):
-            return f"{name} must be text or null, got {v!r}"
-    conf = c.confidence
-    if isinstance(conf, bool) or not isinstance(conf, int | float) or not math.isfinite(conf):
-        return f"confidence must be a number from 0 to 1, got {conf!r}"
-    pos = c.position
-    if pos is not None and (isinstance(pos, bool) or not isinstance(pos, int | float)
-                            or not math.isfinite(pos)):
-        return f"position must be a number or null, got {pos!r}"
-    if not isinstance(c.flags, tuple) or not all(isinstance(f, str) for f in c.flags):
-        return f"flags must be a list of text, got {c.flags!r}"
-    return ""
-
-
-def _event_time_problem(event: object) -> str:
-    t = getattr(event, "time_s", 0.0)
-    if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
-        return f"{type(event).__name__} needs a finite time_s, got {t!r}"
-    return ""
-
-
-class Core:
+class Core(AnonymousMixin):
     """The pure event core. One instance per session; feed it with ``handle``."""
 
     def __init__(self, config: CoreConfig | None = None) -> None:
@@ -117,7 +57,7 @@ class Core:
         self._order: list[str] = []
         self._pos: dict[str, int] = {}
         self._tags: dict[str, str] = {}
-        self._anon: dict[tuple[str, str], list[_Anon]] = {}
+        self._anon: dict[tuple[str, str], list[AnonCrossing]] = {}
         self._unknown: list[Crossing] = []
         self._unknown_tags: dict[str, dict[str, Any]] = {}
         self._ingest_rejects: Counter[str] = Counter()
@@ -135,7 +75,7 @@ class Core:
         updates: list[SplitUpdate] = []
         post: list[Notice] = []
         problem = "" if isinstance(event, Crossing | SessionSetup) else \
-            _event_time_problem(event)
+            event_time_problem(event)
         if problem:
             pre.append(Notice("ignored", None, None, problem))
         elif isinstance(event, Crossing):
@@ -242,8 +182,6 @@ class Core:
 
     def snapshot(self) -> dict[str, Any]:
         """The whole session as JSON-able values, for a client that (re)connects."""
-        from timing.outputs import snapshot  # a sibling helper, kept apart for size
-
         return snapshot(self)
 
     # ------------------------------------------------------------------- roster
@@ -256,7 +194,7 @@ class Core:
         seen: set[str] = set()
         kept: list[Athlete] = []
         for a in session.athletes:
-            problem = _roster_problem(a, seen)
+            problem = roster_problem(a, seen)
             if problem:
                 pre.append(Notice("ignored", None, str(getattr(a, "id", "?")), problem))
                 continue
@@ -397,7 +335,7 @@ class Core:
         if count:
             self._crossings += 1
         t = c.time_s
-        problem = _crossing_problem(c)
+        problem = crossing_problem(c)
         if problem:
             self._reject(c, "invalid", problem, pre)
             return
@@ -469,120 +407,3 @@ class Core:
         from_k, _ = track.add(make_reading(self._rid, track.id, c, flags))
         pre.extend(track.new_rejections())
         self._refresh(track, from_k, pre, updates, post)
-
-    # ---------------------------------------------------------------- anonymous
-    def _anonymous(self, c: Crossing, pre: list, updates: list, post: list) -> None:
-        waiting = [self._tracks[a] for a in self._order
-                   if self._tracks[a].status == states.WAITING
-                   and self._tracks[a].idx.start_mark == c.mark]
-        if waiting:
-            tol = self.rules.tolerance_for(c.source)
-            for track in waiting:
-                self._start_track(track, c.time_s, "start_line", tol, "detected_start",
-                                  pre, updates, post)
-            return
-        self._rid += 1
-        entry = _Anon(reading_key(c), self._rid, c)
-        group = self._anon.setdefault((c.mark, c.sensor_id), [])
-        insort(group, entry, key=lambda e: e.key)
-        self._solve(self._cluster(group, entry), pre, updates, post)
-
-    def _cluster(self, group: list[_Anon], entry: _Anon) -> list[_Anon]:
-        """The run of this sensor's crossings of this mark around ``entry``."""
-        i = group.index(entry)
-        lo = hi = i
-        gap = self.rules.cluster_gap_s
-        times = [e.crossing.time_s for e in group]
-        while lo > 0 and times[lo] - times[lo - 1] <= gap:
-            lo -= 1
-        while hi + 1 < len(group) and times[hi + 1] - times[hi] <= gap:
-            hi += 1
-        cluster = group[lo:hi + 1]
-        cap = self.rules.max_cluster
-        if len(cluster) > cap:
-            t = entry.crossing.time_s
-            cluster = sorted(sorted(cluster, key=lambda e: (abs(e.crossing.time_s - t), e.key))
-                             [:cap], key=lambda e: e.key)
-        return cluster
-
-    def _cost(self, track: AthleteTrack, c: Crossing, t0: float, rids: frozenset[int]) -> float:
-        fold = track.fold
-        t = c.time_s
-        if fold is None or track.start_s is None or t <= track.start_s:
-            return IMPOSSIBLE
-        if track.limit_s is not None and t > track.limit_s:
-            return IMPOSSIBLE
-        idx, rules = track.idx, self.rules
-        occs = idx.occ_by_mark.get(c.mark)
-        if not occs:
-            return IMPOSSIBLE
-        for k in occs:  # the athlete's own reading of this mark: a duplicate
-            tk = fold.time[k]
-            if (tk is not None and abs(t - tk) <= rules.dedup_window_s
-                    and not all(rid in rids for rid in fold.members[k])):
-                return abs(t - tk)
-        last, last_t, ratio = fold.state_before(t0, rids)
-        base_t, base_d = idx.cum_t_at(last), idx.cum_d_at(last)
-        reach = rules.max_speed_mps * (t - last_t + rules.tolerance_for(c.source) + 0.5)
-        best = IMPOSSIBLE
-        for k in occs:
-            if k <= last or idx.cum_d[k] - base_d > reach:
-                continue
-            interval = (idx.cum_t[k] - base_t) * ratio
-            cost = abs(t - (last_t + interval))
-            if cost <= rules.association_gate_s + 0.1 * interval and cost < best:
-                best = cost
-        return best
-
-    def _solve(self, cluster: list[_Anon], pre: list, updates: list, post: list) -> None:
-        rids = frozenset(e.rid for e in cluster)
-        t0 = cluster[0].crossing.time_s
-        cands: list[AthleteTrack] = []
-        rows: list[list[float]] = [[] for _ in cluster]
-        for aid in self._order:
-            track = self._tracks[aid]
-            if track.fold is None:
-                continue
-            col = [self._cost(track, e.crossing, t0, rids) for e in cluster]
-            if min(col) < IMPOSSIBLE:
-                cands.append(track)
-                for row, v in zip(rows, col, strict=True):
-                    row.append(v)
-        result = assign(rows, self.rules.ambiguity_margin_s) if cands else [
-            (None, False) for _ in cluster]
-        touched: dict[str, list] = {}
-        for e, (col, ambiguous) in zip(cluster, result, strict=True):
-            owner = cands[col].id if col is not None else None
-            flags = ("anonymous", "ambiguous") if ambiguous else ("anonymous",)
-            if owner is None:
-                flags = ()
-            if (owner, flags) != (e.owner, e.flags):
-                if e.owner is not None:
-                    touched.setdefault(e.owner, []).append(("remove", e.rid))
-                if owner is not None:
-                    touched.setdefault(owner, []).append(("add", e))
-                e.owner, e.flags = owner, flags
-            if owner is None and not e.reported:
-                e.reported = True
-                pre.append(Rejected(reason=f"anonymous crossing of {e.crossing.mark} at "
-                                    f"{e.crossing.time_s:.3f} matches no athlete's predicted "
-                                    "arrival", crossing=e.crossing, code="unassigned"))
-        for aid in sorted(touched, key=self._rank):
-            track = self._tracks[aid]
-            changes = touched[aid]
-            if len(changes) == 1 and changes[0][0] == "add":
-                e = changes[0][1]
-                from_k, _ = track.add(make_reading(e.rid, aid, e.crossing, e.flags))
-            else:
-                for op, item in changes:
-                    if op == "remove":
-                        track.records = [r for r in track.records if r.rid != item]
-                        track.announced.discard(item)
-                for op, item in changes:
-                    if op == "add":
-                        insort(track.records, make_reading(item.rid, aid, item.crossing,
-                                                           item.flags), key=lambda r: r.key)
-                track.rebuild()
-                from_k = 0
-            pre.extend(track.new_rejections())
-            self._refresh(track, from_k, pre, updates, post)
