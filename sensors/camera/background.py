@@ -1,0 +1,194 @@
+"""Background model for the strip: what the line looks like with nobody on it.
+
+Theory of operation (per frame, all on the small strip, no clock):
+
+1. *Gain compensation.* Clouds, auto-exposure and mains flicker scale the
+   whole picture (rolling-shutter flicker scales it in bands). We estimate a
+   gain per strip column (along the line) as the mean ratio frame/background
+   over pixels that look like background, reject outliers, fall back to the
+   global gain where a column is mostly covered by a runner, smooth it along
+   the line, and multiply the background by it before comparing.
+2. *Shake tolerance.* A pixel counts as different only by how far it lies
+   outside the range of the background in its 3x3 neighbourhood, so a shift
+   of a pixel or so does not light up every edge of the scene.
+3. *Noise.* The frame is blurred 3x3 first; each pixel keeps a running level
+   of its own residual, and the threshold is a floor plus a multiple of it.
+4. *Shadows.* Where the background has colour, a pixel that is uniformly
+   darker (ratio 0.35..0.92) with the same chromaticity, and through which the
+   ground's texture still shows (local correlation with the background), is a
+   shadow, not a body. On grey or textureless surfaces a shadow cannot be
+   told from a dark shirt, so nothing is suppressed there (a missed shadow is
+   safer than a missed runner).
+5. *Update.* Background pixels follow the frame quickly (clouds); pixels
+   under a runner barely move, so a runner is not learned into the scene,
+   while something that stays for many seconds eventually is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class BackgroundSettings:
+    """Tuning of the background model; the defaults suit 8-bit colour video."""
+
+    #: Follow rate of background pixels per frame (clouds pass in seconds).
+    rate: float = 0.08
+    #: Follow rate of pixels under a foreground object (absorbs parked objects).
+    rate_covered: float = 0.002
+    #: Difference floor (sum over 3 channels, 0..765) below which nothing is foreground.
+    min_contrast: float = 20.0
+    #: Threshold = min_contrast + noise_factor * the pixel's running residual level.
+    noise_factor: float = 3.0
+    #: Shadow test: darker by this ratio range, with this chromaticity tolerance.
+    shadow_ratio: tuple[float, float] = (0.35, 0.92)
+    shadow_chroma: float = 0.07
+    #: Background chromaticity spread needed before shadows are suppressed at all.
+    shadow_min_saturation: float = 0.08
+    #: Ground texture (std of the 3-channel sum in 5x5) needed to recognise a shadow.
+    shadow_min_texture: float = 4.0
+
+
+@dataclass(frozen=True, slots=True)
+class Foreground:
+    """One frame's comparison with the background (arrays have the strip's shape)."""
+
+    #: How far each pixel lies outside the background range (0..765).
+    difference: np.ndarray
+    #: 1 where the pixel belongs to something in front of the background.
+    mask: np.ndarray
+    #: Number of foreground pixels.
+    count: int
+    #: Mean gain of this frame relative to the background (1.0 = unchanged).
+    gain: float
+
+
+class BackgroundModel:
+    """A per-pixel colour background of the strip with gain, shake and shadow handling."""
+
+    def __init__(self, settings: BackgroundSettings | None = None) -> None:
+        self.settings = settings or BackgroundSettings()
+        self._bg: np.ndarray | None = None
+        self._level: np.ndarray | None = None
+        self._prev_mask: np.ndarray | None = None
+        self.frames = 0
+
+    @property
+    def ready(self) -> bool:
+        return self._bg is not None
+
+    def _init(self, img: np.ndarray) -> None:
+        self._bg = img.copy()
+        self._level = np.full(img.shape[:2], 2.0, np.float32)
+        self._prev_mask = np.zeros(img.shape[:2], np.uint8)
+
+    def apply(self, strip: np.ndarray) -> Foreground:
+        """Compare a strip (uint8, HxWx3 or HxW) with the background, then learn from it."""
+        img = _as_float_bgr(strip)
+        img = cv2.blur(img, (3, 3))
+        if self._bg is None or self._bg.shape != img.shape:
+            self._init(img)
+        bg, level, prev = self._bg, self._level, self._prev_mask
+        assert bg is not None and level is not None and prev is not None
+        s = self.settings
+
+        sum_i = img.sum(axis=2) + 3.0
+        sum_b = bg.sum(axis=2) + 3.0
+        ratio = sum_i / sum_b
+        gain_cols, gain = _column_gain(ratio, prev)
+        bgc = bg * gain_cols[None, :, None]
+        kernel = np.ones((3, 3), np.uint8)
+        hi = cv2.dilate(bgc, kernel)
+        lo = cv2.erode(bgc, kernel)
+        over = np.maximum(img - hi, 0.0) + np.maximum(lo - img, 0.0)
+        diff = over.sum(axis=2)
+
+        # Shadows: uniformly darker, same chromaticity, on a coloured surface.
+        sum_bc = bgc.sum(axis=2) + 3.0
+        chroma_b = bgc / sum_bc[..., None]
+        # Saturation of the surface around each pixel, so a white lane line on a
+        # red track counts as coloured ground and its shadow is recognised too.
+        sat_b = cv2.blur(np.abs(chroma_b - (1.0 / 3.0)).sum(axis=2), (15, 15))
+        r = sum_i / sum_bc
+        chroma_i = img / sum_i[..., None]
+        chroma_d = np.abs(chroma_i - chroma_b).sum(axis=2)
+        shadow = (
+            (r > s.shadow_ratio[0])
+            & (r < s.shadow_ratio[1])
+            & (chroma_d < s.shadow_chroma)
+            & (sat_b > s.shadow_min_saturation)
+        )
+        if shadow.any():
+            shadow &= _texture_kept(sum_i, sum_bc, s.shadow_min_texture)
+        diff[shadow] = 0.0
+
+        threshold = s.min_contrast + s.noise_factor * level
+        mask = (diff > threshold).astype(np.uint8)
+        count = int(cv2.countNonZero(mask))
+
+        # Learn: fast where background, slow under objects (dilated mask).
+        covered = cv2.dilate(mask, np.ones((5, 5), np.uint8)) if count else mask
+        rate = np.where(covered > 0, s.rate_covered, s.rate).astype(np.float32)
+        self._bg = bgc + (img - bgc) * rate[..., None]
+        free = covered == 0
+        level[free] += 0.05 * (np.minimum(diff[free], 4.0 * level[free] + 8.0) - level[free])
+        np.maximum(level, 0.5, out=level)
+        self._prev_mask = covered
+        self.frames += 1
+        return Foreground(difference=diff, mask=mask, count=count, gain=gain)
+
+
+def _texture_kept(img: np.ndarray, bg: np.ndarray, min_std: float) -> np.ndarray:
+    """True where the frame keeps the background's own texture (5x5 correlation > 0.5).
+
+    A shadow dims the ground but its grain shows through; a dark shirt of the
+    same hue replaces it. Where the ground has no texture to keep, nothing can
+    be called a shadow.
+    """
+    k = (5, 5)
+    mi, mb = cv2.blur(img, k), cv2.blur(bg, k)
+    vi = cv2.blur(img * img, k) - mi * mi
+    vb = cv2.blur(bg * bg, k) - mb * mb
+    cov = cv2.blur(img * bg, k) - mi * mb
+    ncc = cov / np.sqrt(np.maximum(vi * vb, 1e-3))
+    return (ncc > 0.5) & (vb > min_std * min_std)
+
+
+def _as_float_bgr(strip: np.ndarray) -> np.ndarray:
+    if strip.ndim == 2:
+        strip = cv2.cvtColor(strip, cv2.COLOR_GRAY2BGR)
+    elif strip.shape[2] == 4:
+        strip = strip[:, :, :3]
+    return strip.astype(np.float32)
+
+
+def _column_gain(ratio: np.ndarray, prev_mask: np.ndarray) -> tuple[np.ndarray, float]:
+    """Gain per strip column from background-looking pixels, smoothed along the line.
+
+    Returns (gain per column, overall gain). Pixels covered last frame are left
+    out, then pixels far from the first estimate (a runner arriving) too.
+    """
+    weight = (prev_mask == 0).astype(np.float32)
+    total_w = float(weight.sum())
+    overall = float((ratio * weight).sum() / total_w) if total_w > 0 else float(np.median(ratio))
+    n_rows = ratio.shape[0]
+    col_w = weight.sum(axis=0)
+    col = np.where(col_w > 0, (ratio * weight).sum(axis=0) / np.maximum(col_w, 1e-6), overall)
+    # Second pass: drop pixels that disagree with the first estimate by > 15 %.
+    keep = weight * (np.abs(ratio / col[None, :] - 1.0) < 0.15)
+    col_w = keep.sum(axis=0)
+    total_k = float(col_w.sum())
+    if total_k > 0:
+        overall = float((ratio * keep).sum() / total_k)
+    col = np.where(col_w > 0, (ratio * keep).sum(axis=0) / np.maximum(col_w, 1e-6), overall)
+    # Columns mostly covered by a runner borrow from their neighbours (weighted smoothing).
+    trust = np.clip(col_w / max(1.0, 0.25 * n_rows), 0.0, 1.0).astype(np.float32)
+    sigma = max(2.0, ratio.shape[1] / 60.0)
+    num = cv2.GaussianBlur((col * trust).astype(np.float32)[None, :], (0, 0), sigma)[0]
+    den = cv2.GaussianBlur(trust[None, :], (0, 0), sigma)[0]
+    smooth = np.where(den > 0.05, num / np.maximum(den, 1e-6), overall)
+    return smooth.astype(np.float32), overall

@@ -1,0 +1,493 @@
+"""Line-crossing detector: frames and their times in, torso crossings out (pure).
+
+Theory of operation. Each frame is reduced to the strip around the line
+(``line.py``), compared with the background (``background.py``), and every
+blob's torso is measured (``torso.py``). Torsos are tracked from frame to
+frame by where they are along the line. For a track moving towards +d (the
+line's normal) the signed distance of its leading edge from the line is
+``e = front_plus``; towards -d it is ``-front_minus``. When ``e`` changes sign
+the torso has reached the line between two frames; once ``after_frames``
+more frames are in, a straight line ``e(t) = a + b t`` is fitted by least
+squares to the (up to) two frames before and two after, and its root is the
+crossing time. Constant speed over a few tens of milliseconds is a very good
+model of a runner's torso (arms and legs swing, the torso does not).
+
+Each sample's time is the frame's time (the middle of its exposure) plus,
+with a rolling shutter, the readout delay of the image row the leading edge
+was seen on: ``(y / height - 0.5) * readout_s``.
+
+Crossings that cannot be timed cleanly are flagged rather than dropped:
+``occluded`` (two bodies merged in the strip near the crossing),
+``same_frame`` (another torso crossed within one frame interval),
+``extrapolated`` (the torso was first seen already past the line),
+``short_track`` (only one frame on one side). Tracks slower than
+``min_speed_heights_per_s`` body heights per second (walkers) are ignored:
+a runner at 4 m/s covers 2.3 heights per second, a brisk walk about 0.9.
+
+Nothing here reads a clock or touches a file: time comes in with the frame.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sensors.camera.background import BackgroundModel, BackgroundSettings
+from sensors.camera.line import Line, StripGeometry, strip_geometry
+from sensors.camera.torso import TorsoObservation, find_torsos
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorSettings:
+    """How the detector looks at the line; defaults need no knowledge of the scene."""
+
+    #: Strip reach on each side of the line; None = 0.35 x the line's length.
+    half_width_px: float | None = None
+    #: At most this many samples along the line (bounds the cost per frame).
+    max_samples_along: int = 320
+    #: Rolling shutter: time from the first image row's exposure to the last one's.
+    readout_s: float = 0.0
+    #: Tracks slower than this (body heights per second) are walkers, not runners.
+    min_speed_heights_per_s: float = 1.4
+    #: Bodies shorter than this fraction of the line are ignored (birds, litter).
+    min_height_fraction: float = 0.06
+    #: Frames to wait after the torso reaches the line before solving for the time.
+    after_frames: int = 4
+    #: Which quantile of the per-frame crossing estimates is the torso (see _solve).
+    envelope_quantile: float = 0.75
+    background: BackgroundSettings = field(default_factory=BackgroundSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class LineCrossing:
+    """One torso crossing, on the timeline of the frames fed in.
+
+    ``frame`` is the index (from 0, counting frames fed) of the first frame
+    taken after the torso reached the line. ``position`` is 0..1 along the
+    line from its first point. ``direction`` is +1 or -1 along the line's
+    normal and ``direction_name`` says it in words. ``speed_px_s`` is the
+    torso's speed across the line and ``height_px`` the body's size along it.
+    """
+
+    time_s: float
+    frame: int
+    position: float
+    direction: int
+    direction_name: str
+    confidence: float
+    flags: tuple[str, ...]
+    speed_px_s: float
+    height_px: float
+    track_id: int
+
+
+@dataclass(slots=True)
+class _Sample:
+    frame: int
+    time_s: float
+    obs: TorsoObservation
+    e_plus_px: float
+    e_minus_px: float
+    t_plus_s: float
+    t_minus_s: float
+    clip_plus: bool
+    clip_minus: bool
+
+
+@dataclass(slots=True)
+class _Track:
+    track_id: int
+    samples: list[_Sample] = field(default_factory=list)
+    missed: int = 0
+    radius: float = 0.0
+    merge_frames: list[int] = field(default_factory=list)
+    crossing_frame: int | None = None
+    done: bool = False
+    #: False for a track born beside another one (a body splitting in two):
+    #: such a track may not report a crossing it was never seen before.
+    alone: bool = True
+
+    @property
+    def last(self) -> TorsoObservation:
+        return self.samples[-1].obs
+
+    def direction(self) -> int:
+        """+1 or -1 from the centroid's motion, 0 while unknown."""
+        if len(self.samples) < 3:
+            return 0
+        rows = np.array([s.obs.centroid_row for s in self.samples[-8:]])
+        steps = np.diff(rows)
+        moved = rows[-1] - rows[0]
+        if abs(moved) < 2.0 or np.sign(np.median(steps)) != np.sign(moved):
+            return 0
+        return 1 if moved > 0 else -1
+
+
+class Detector:
+    """Feed frames in order with their times; get torso crossings back.
+
+    >>> det = Detector(Line(320, 0, 320, 239))
+    >>> crossings = det.feed(frame, t_s)   # doctest: +SKIP
+    """
+
+    def __init__(self, line: Line, settings: DetectorSettings | None = None) -> None:
+        self.line = line
+        self.settings = settings or DetectorSettings()
+        s = self.settings
+        self.geometry: StripGeometry = strip_geometry(
+            line, s.half_width_px, max_samples_along=s.max_samples_along
+        )
+        self.background = BackgroundModel(s.background)
+        self.frames = 0
+        self._tracks: list[_Track] = []
+        self._next_id = 1
+        self._recent: list[LineCrossing] = []
+        self._last_t: float | None = None
+        self._dt_s: float | None = None
+        self._image_height: int | None = None
+        n_along = self.geometry.shape[1]
+        self._min_height = max(4, int(s.min_height_fraction * n_along))
+        self._min_area = max(12, self._min_height * 2)
+        self.out_of_order = 0
+
+    # -- public ---------------------------------------------------------------
+
+    def feed(self, frame: np.ndarray, t_s: float) -> list[LineCrossing]:
+        """Process one frame taken at ``t_s`` (middle of exposure, seconds).
+
+        Returns the crossings that became certain with this frame (usually
+        none; a crossing is reported ``after_frames`` frames after it happens).
+        Frames must come in time order; a frame older than the last is
+        counted in ``out_of_order`` and ignored.
+        """
+        if frame is None or frame.ndim not in (2, 3) or frame.size == 0:
+            raise ValueError("feed() needs an image array (HxW or HxWx3)")
+        if self._last_t is not None and t_s <= self._last_t:
+            self.out_of_order += 1
+            log.warning("frame at %.6f s is not after %.6f s: ignored", t_s, self._last_t)
+            return []
+        if self._last_t is not None:
+            dt = t_s - self._last_t
+            self._dt_s = dt if self._dt_s is None else 0.9 * self._dt_s + 0.1 * dt
+        self._last_t = t_s
+        self._image_height = frame.shape[0]
+        index = self.frames
+        self.frames += 1
+        strip = self.geometry.sample(frame)
+        fg = self.background.apply(strip)
+        if fg.count >= self._min_area:
+            hints = {(t.last.col_lo, t.last.col_hi): t.radius for t in self._tracks if t.samples}
+            torsos = find_torsos(
+                fg.mask, fg.difference, self._min_area, self._min_height, hints, strip
+            )
+        else:
+            torsos = []
+        self._associate(torsos, index, t_s)
+        return self._harvest(index)
+
+    def flush(self) -> list[LineCrossing]:
+        """End of footage: solve crossings still waiting for frames after them."""
+        out = []
+        for track in self._tracks:
+            if track.crossing_frame is not None and not track.done:
+                c = self._solve(track)
+                track.done = True
+                if c is not None:
+                    out.append(c)
+        self._tracks = []
+        return self._finish(out)
+
+    @property
+    def frame_interval_s(self) -> float | None:
+        return self._dt_s
+
+    # -- tracking -------------------------------------------------------------
+
+    def _associate(self, torsos: list[TorsoObservation], index: int, t_s: float) -> None:
+        claims: dict[int, list[int]] = {}
+        for i, obs in enumerate(torsos):
+            best, best_overlap = None, 0.0
+            for k, track in enumerate(self._tracks):
+                if not track.samples or not _near_across(track, obs):
+                    continue
+                o = _overlap(obs, track.last)
+                if o > best_overlap:
+                    best, best_overlap = k, o
+            if best is not None and best_overlap >= 0.3:
+                claims.setdefault(best, []).append(i)
+        claimed_by: dict[int, list[int]] = {}
+        for k, idxs in claims.items():
+            idxs.sort(key=lambda i: -torsos[i].area)
+            claimed_by.setdefault(idxs[0], []).append(k)
+            if len(idxs) > 1:
+                self._tracks[k].merge_frames.append(index)
+        used = set()
+        for i, ks in claimed_by.items():
+            for k in ks:
+                track = self._tracks[k]
+                track.samples.append(self._sample(torsos[i], index, t_s))
+                track.missed = 0
+                track.radius = max(0.8 * track.radius, torsos[i].radius)
+                if len(ks) > 1 or torsos[i].merged:
+                    track.merge_frames.append(index)
+            used.add(i)
+        for k, track in enumerate(self._tracks):
+            if k not in claims:
+                track.missed += 1
+        for i, obs in enumerate(torsos):
+            if i not in used:
+                track = _Track(self._next_id, radius=obs.radius)
+                track.alone = not any(
+                    t.samples and _overlap(obs, t.last) > 0 for t in self._tracks
+                )
+                self._next_id += 1
+                track.samples.append(self._sample(obs, index, t_s))
+                if obs.merged:
+                    track.merge_frames.append(index)
+                self._tracks.append(track)
+        for track in self._tracks:
+            if not track.done:
+                # Re-decided every frame: the direction firms up as the body moves.
+                track.crossing_frame = _sign_change(track)
+
+    def _sample(self, obs: TorsoObservation, index: int, t_s: float) -> _Sample:
+        g = self.geometry
+        c = g.center_row
+        top = len(g.d_px) - 1
+        return _Sample(
+            frame=index,
+            time_s=t_s,
+            obs=obs,
+            e_plus_px=(obs.front_plus - c) * g.step_px,
+            e_minus_px=(c - obs.front_minus) * g.step_px,
+            t_plus_s=t_s + self._shutter_delay(obs.front_plus, obs.front_plus_col),
+            t_minus_s=t_s + self._shutter_delay(obs.front_minus, obs.front_minus_col),
+            clip_plus=obs.front_plus >= top - 1.0,
+            clip_minus=obs.front_minus <= 1.0,
+        )
+
+    def _shutter_delay(self, row: float, col: float) -> float:
+        readout = self.settings.readout_s
+        if not readout or not self._image_height:
+            return 0.0
+        y = float(self.geometry.image_y(row, col))
+        return (y / self._image_height - 0.5) * readout
+
+    def _harvest(self, index: int) -> list[LineCrossing]:
+        out = []
+        keep = []
+        for track in self._tracks:
+            waiting = track.crossing_frame is not None and not track.done
+            if waiting and (
+                index - track.crossing_frame >= self.settings.after_frames - 1
+                and _samples_after(track) >= self.settings.after_frames
+                or track.missed > 1
+            ):
+                c = self._solve(track)
+                if c is not None or track.missed > 1:
+                    track.done = True
+                if c is not None:
+                    out.append(c)
+            if track.missed <= 2:
+                keep.append(track)
+        self._tracks = keep
+        return self._finish(out)
+
+    # -- solving --------------------------------------------------------------
+
+    def _solve(self, track: _Track) -> LineCrossing | None:
+        direction = track.direction() or _entry_direction(track)
+        if direction == 0:
+            return None
+        pts = _fit_points(track, direction)
+        before = [p for p in pts if p[1] < 0]
+        after = [p for p in pts if p[1] >= 0]
+        flags: list[str] = []
+        if not after or len(pts) < 2:
+            return None
+        if not before:
+            # Seen first already past the line: only believable if it got there
+            # within the last frame (the strip is narrower than a frame's travel).
+            if self._dt_s is None or after[0][1] > 1.5 * _theil_sen(
+                np.array([p[0] for p in pts]), np.array([p[1] for p in pts])
+            ) * self._dt_s:
+                return None
+            flags.append("extrapolated")
+        elif len(before) < 2 or len(after) < 2:
+            flags.append("short_track")
+        t = np.array([p[0] for p in pts])
+        e = np.array([p[1] for p in pts])
+        slope = _theil_sen(t, e)
+        if slope <= 0:
+            return None
+        # Each frame says when its leading edge would reach the line at the common
+        # speed. Limbs and junctions can only make the silhouette lead the torso,
+        # never trail it, so the torso is the late side of these estimates.
+        estimates = t - e / slope
+        q = self.settings.envelope_quantile
+        time_s = float(np.quantile(estimates, q)) if len(estimates) >= 4 else float(
+            np.median(estimates)
+        )
+        height_px = float(np.median([s.obs.height for s in track.samples])) * self.geometry.step_px
+        speed = float(slope)
+        if height_px > 0 and speed / height_px < self.settings.min_speed_heights_per_s:
+            log.debug("track %d too slow (%.2f heights/s): not a runner", track.track_id,
+                      speed / height_px)
+            return None
+        cross_frame = track.crossing_frame if track.crossing_frame is not None else 0
+        near = [s for s in track.samples if abs(s.frame - cross_frame) <= 2]
+        if any(abs(f - cross_frame) <= 3 for f in track.merge_frames):
+            flags.append("occluded")
+        obs = min(near or track.samples, key=lambda s: abs(s.frame - cross_frame)).obs
+        position = float(np.clip(obs.centroid_col * self.geometry.step_px / self.line.length_px,
+                                 0.0, 1.0))
+        resid_s = np.abs(estimates - time_s)
+        spread_px = float(np.median(resid_s)) * slope
+        confidence = 0.95 if len(pts) >= 4 else 0.8
+        if "extrapolated" in flags:
+            confidence = 0.5
+        if "occluded" in flags:
+            confidence *= 0.5
+        confidence *= float(np.exp(-spread_px / (8.0 * self.geometry.step_px)))
+        return LineCrossing(
+            time_s=time_s,
+            frame=cross_frame,
+            position=position,
+            direction=direction,
+            direction_name=self.line.direction_name(direction),
+            confidence=round(confidence, 3),
+            flags=tuple(flags),
+            speed_px_s=speed,
+            height_px=height_px,
+            track_id=track.track_id,
+        )
+
+    def _finish(self, crossings: list[LineCrossing]) -> list[LineCrossing]:
+        """Flag crossings within one frame interval of another; keep a short memory."""
+        if not crossings:
+            return []
+        dt = self._dt_s or 0.0
+        out = []
+        for c in crossings:
+            others = [o for o in self._recent + crossings if o is not c]
+            close = any(abs(o.time_s - c.time_s) < dt for o in others)
+            pending = any(
+                t.crossing_frame is None and not t.done and _about_to_cross(t, c.time_s, dt)
+                for t in self._tracks
+            )
+            if (close or pending) and "same_frame" not in c.flags:
+                c = _with_flag(c, "same_frame")
+            out.append(c)
+        self._recent = (self._recent + out)[-8:]
+        out.sort(key=lambda c: c.time_s)
+        return out
+
+
+# -- helpers (pure) -------------------------------------------------------------
+
+
+def _overlap(a: TorsoObservation, b: TorsoObservation) -> float:
+    inter = min(a.col_hi, b.col_hi) - max(a.col_lo, b.col_lo) + 1
+    if inter <= 0:
+        return 0.0
+    shorter = min(a.col_hi - a.col_lo, b.col_hi - b.col_lo) + 1
+    return inter / shorter
+
+
+def _edge(sample: _Sample, direction: int) -> tuple[float, float, bool]:
+    if direction > 0:
+        return sample.t_plus_s, sample.e_plus_px, sample.clip_plus
+    return sample.t_minus_s, sample.e_minus_px, sample.clip_minus
+
+
+def _sign_change(track: _Track) -> int | None:
+    """Frame index of the first sample at/after the line, once the direction is known."""
+    direction = track.direction() or _entry_direction(track)
+    if direction == 0:
+        return None
+    prev = None
+    for s in track.samples:
+        _, e, clipped = _edge(s, direction)
+        if clipped:
+            continue
+        if e >= 0 and (prev is None or prev < 0):
+            if prev is None and (len(track.samples) < 2 or not track.alone):
+                return None
+            return s.frame
+        prev = e
+    return None
+
+
+def _entry_direction(track: _Track) -> int:
+    """Direction guessed from the strip edge a torso is entering through (first sample)."""
+    s = track.samples[0]
+    if s.clip_minus and not s.clip_plus and s.e_plus_px < 0:
+        return 1
+    if s.clip_plus and not s.clip_minus and s.e_minus_px < 0:
+        return -1
+    return 0
+
+
+def _samples_after(track: _Track) -> int:
+    if track.crossing_frame is None:
+        return 0
+    return sum(1 for s in track.samples if s.frame >= track.crossing_frame)
+
+
+def _fit_points(track: _Track, direction: int) -> list[tuple[float, float]]:
+    pts = []
+    for s in track.samples:
+        t, e, clipped = _edge(s, direction)
+        if not clipped:
+            pts.append((t, e))
+    return pts
+
+
+def _near_across(track: _Track, obs: TorsoObservation) -> bool:
+    """Is ``obs`` where this track's torso should be now (across the line)?
+
+    Along-line overlap alone would let a second runner in the same lane join
+    the track of the one ahead of it while that one's legs are still in the
+    strip.
+    """
+    last = track.samples[-1].obs
+    step = 0.0
+    if len(track.samples) >= 2:
+        step = last.centroid_row - track.samples[-2].obs.centroid_row
+    predicted = last.centroid_row + step * (1 + track.missed)
+    allowed = 3.0 * max(last.radius, 2.0) + 1.5 * abs(step)
+    return abs(obs.centroid_row - predicted) <= allowed
+
+
+def _theil_sen(t: np.ndarray, e: np.ndarray) -> float:
+    """Median of pairwise slopes: a speed that a few bad frames cannot drag."""
+    i, j = np.triu_indices(len(t), 1)
+    dt = t[j] - t[i]
+    ok = dt > 0
+    if not ok.any():
+        return 0.0
+    return float(np.median((e[j] - e[i])[ok] / dt[ok]))
+
+
+def _about_to_cross(track: _Track, time_s: float, dt: float) -> bool:
+    """True if this track's torso will reach the line within ``dt`` of ``time_s``."""
+    direction = track.direction() or _entry_direction(track)
+    if direction == 0 or len(track.samples) < 2 or dt <= 0:
+        return False
+    a, b = track.samples[-2], track.samples[-1]
+    ta, ea, _ = _edge(a, direction)
+    tb, eb, _ = _edge(b, direction)
+    if tb <= ta or eb <= ea:
+        return False
+    t_cross = tb + (-eb) * (tb - ta) / (eb - ea)
+    return abs(t_cross - time_s) < dt
+
+
+def _with_flag(c: LineCrossing, flag: str) -> LineCrossing:
+    from dataclasses import replace
+
+    return replace(c, flags=(*c.flags, flag), confidence=round(c.confidence * 0.7, 3))

@@ -1,0 +1,263 @@
+"""Find torsos in one frame's foreground mask and measure their leading edges.
+
+Theory of operation. The World Athletics rule times the torso, not the head,
+neck, arms, legs, hands or feet. In a side view the torso is the thickest part
+of a runner: its largest inscribed circle (found with a distance transform)
+has a radius of about half the chest depth, while arms, legs and the neck are
+well under two thirds of that. So, per foreground blob:
+
+1. close small holes, then take the distance transform; its maximum ``R`` is
+   the half-thickness of the thickest part (the torso), whatever the scale;
+2. open the blob with a disc of radius ``0.62 R`` (but at most what the
+   blob's height allows: at the hips torso and thighs overlap into a thicker
+   part than the chest): limbs and the neck vanish,
+   the torso survives, the head survives as a separate, smaller piece;
+3. the torso is the largest surviving piece (a second piece at least half as
+   big means two bodies in one blob: flagged ``merged``);
+4. its leading edge in each direction is the extreme row of that piece,
+   refined to sub-pixel precision where the difference profile crosses half
+   the torso's contrast (the 50 % point of a motion-blurred edge is the
+   edge's position at mid-exposure, which is the frame's time).
+
+Everything is in strip coordinates: rows across the line, columns along it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+#: Opening radius as a fraction of the largest inscribed radius.
+OPEN_FRACTION = 0.62
+#: Half the chest depth relative to the body's height (anthropometry: ~0.13 m / 1.75 m).
+HALF_DEPTH_PER_HEIGHT = 0.075
+#: Colour distance (sum over B, G, R) within which a pixel counts as the same clothing.
+CLOTHING_TOLERANCE = 60.0
+#: Pixels deeper than this fraction of the deepest form the core whose colour is the shirt's.
+CORE_FRACTION = 0.6
+#: A piece thinner than this fraction of a nearby torso is a loose limb or shadow.
+FRAGMENT_RADIUS_FRACTION = 0.6
+#: A second piece this large (relative to the torso) means two bodies in one blob.
+MERGED_AREA_FRACTION = 0.5
+#: A body taller than this many torso thicknesses is probably two bodies overlapping.
+MAX_HEIGHT_PER_THICKNESS = 9.0
+
+
+@dataclass(frozen=True, slots=True)
+class TorsoObservation:
+    """One torso in one frame, in strip samples (rows across, columns along)."""
+
+    #: Leading edge rows (sub-pixel) for motion towards +rows and towards -rows.
+    front_plus: float
+    front_minus: float
+    #: Column (along the line) where each front was found.
+    front_plus_col: float
+    front_minus_col: float
+    centroid_row: float
+    centroid_col: float
+    col_lo: int
+    col_hi: int
+    area: int
+    #: Largest inscribed radius of the blob, in samples (half the torso thickness).
+    radius: float
+    #: Extent of the whole blob along the line, in samples (about the body's height).
+    height: int
+    merged: bool
+
+
+def find_torsos(
+    mask: np.ndarray,
+    difference: np.ndarray,
+    min_area: int,
+    min_height: int,
+    radius_hint: dict[tuple[int, int], float] | None = None,
+    colour: np.ndarray | None = None,
+) -> list[TorsoObservation]:
+    """All torsos in a strip mask (uint8, rows across x columns along).
+
+    ``radius_hint`` maps a blob's column range to a radius seen earlier for
+    the same body (trackers pass the largest recent one), which keeps the
+    opening steady while a torso is only partly inside the strip.
+    """
+    # Join fragments of one body (a shirt close to the background in places).
+    joined = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    out: list[TorsoObservation] = []
+    rows, cols = mask.shape
+    for i in range(1, n):
+        x, y, w, h, area = (int(v) for v in stats[i])
+        if area < min_area or w < min_height:
+            continue
+        obs = _measure_blob(
+            labels, difference, i, x, y, w, h, rows, cols, min_area, radius_hint or {}, colour
+        )
+        out.extend(obs)
+    return _drop_fragments(out)
+
+
+def _drop_fragments(torsos: list[TorsoObservation]) -> list[TorsoObservation]:
+    """Drop pieces that sit beside a much thicker torso along the line.
+
+    A limb or a shadow that came loose from its body becomes a blob of its
+    own; its "torso" is thin next to the real one at the same place along the
+    line. Two real bodies side by side (near and far lane) are both thick.
+    """
+    keep = []
+    for a in torsos:
+        beaten = any(
+            b is not a
+            and b.radius * FRAGMENT_RADIUS_FRACTION > a.radius
+            and b.area > a.area
+            and min(a.col_hi, b.col_hi) >= max(a.col_lo, b.col_lo) - (b.col_hi - b.col_lo) // 2
+            for b in torsos
+        )
+        if not beaten:
+            keep.append(a)
+    return keep
+
+
+def _measure_blob(
+    labels: np.ndarray,
+    difference: np.ndarray,
+    label: int,
+    x: int,
+    y: int,
+    w: int,
+    h: int,
+    rows: int,
+    cols: int,
+    min_area: int,
+    radius_hint: dict[tuple[int, int], float],
+    colour: np.ndarray | None,
+) -> list[TorsoObservation]:
+    pad = 2 + max(2, w // 8)
+    y0, y1 = max(0, y - pad), min(rows, y + h + pad)
+    x0, x1 = max(0, x - pad), min(cols, x + w + pad)
+    blob = (labels[y0:y1, x0:x1] == label).astype(np.uint8)
+    # Extend blobs cut by the strip's edge, so the edge does not thin them.
+    top = pad if y0 == 0 else 0
+    bottom = pad if y1 == rows else 0
+    if top or bottom:
+        blob = cv2.copyMakeBorder(blob, top, bottom, 0, 0, cv2.BORDER_REPLICATE)
+    blob = cv2.morphologyEx(blob, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+    dist = cv2.distanceTransform(blob, cv2.DIST_L2, 3)
+    radius = float(dist.max())
+    for (lo, hi), hinted in radius_hint.items():
+        if lo <= x + w and hi >= x:
+            radius = max(radius, min(hinted, 1.5 * radius))
+    # The thickest part can be the hip, where torso and thighs overlap: never open
+    # with more than a body-height proportion allows (chest half-depth ~ 7 % of height).
+    r = max(1, int(round(OPEN_FRACTION * min(radius, HALF_DEPTH_PER_HEIGHT * w))))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    opened = cv2.morphologyEx(blob, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
+    opened = opened[top : opened.shape[0] - bottom] if (top or bottom) else opened
+    n, lab, st, cen = cv2.connectedComponentsWithStats(opened, connectivity=8)
+    if n <= 1:
+        return []
+    areas = st[1:, cv2.CC_STAT_AREA]
+    order = np.argsort(areas)[::-1]
+    best = int(order[0]) + 1
+    if st[best, cv2.CC_STAT_AREA] < max(4, min_area // 4):
+        return []
+    merged = len(order) > 1 and areas[order[1]] >= MERGED_AREA_FRACTION * areas[order[0]]
+    if w > MAX_HEIGHT_PER_THICKNESS * 2.0 * max(radius, 1.0):
+        merged = True
+    torso = lab == best
+    if colour is not None:
+        torso = _same_clothing(torso, colour[y0:y1, x0:x1], r)
+    diff = difference[y0:y1, x0:x1]
+    level = float(np.median(diff[torso])) if torso.any() else 0.0
+    fp, fpc = _front(torso, diff, level, +1)
+    fm, fmc = _front(torso, diff, level, -1)
+    cx, cy = cen[best]
+    tx, tw = int(st[best, cv2.CC_STAT_LEFT]), int(st[best, cv2.CC_STAT_WIDTH])
+    return [
+        TorsoObservation(
+            front_plus=fp + y0,
+            front_minus=fm + y0,
+            front_plus_col=fpc + x0,
+            front_minus_col=fmc + x0,
+            centroid_row=float(cy) + y0,
+            centroid_col=float(cx) + x0,
+            col_lo=tx + x0,
+            col_hi=tx + tw - 1 + x0,
+            area=int(st[best, cv2.CC_STAT_AREA]),
+            radius=radius,
+            height=w,
+            merged=bool(merged),
+        )
+    ]
+
+
+def _same_clothing(torso: np.ndarray, colour: np.ndarray, r: int) -> np.ndarray:
+    """Keep the part of ``torso`` dressed like its core (the shirt, not bare arms).
+
+    Where the arms join the shoulders the opened silhouette keeps a fillet of
+    arm; if the arms are another colour than the shirt, they go here. The
+    shirt colour is the dominant colour of the torso's core; a one-colour
+    figure keeps everything and the silhouette alone decides.
+    """
+    inside = cv2.distanceTransform(torso.astype(np.uint8), cv2.DIST_L2, 3)
+    core = inside >= CORE_FRACTION * float(inside.max())
+    pix = colour[core]
+    if len(pix) < 6:
+        return torso
+    # The dominant colour (a coarse histogram's fullest bin), not the median: an
+    # arm across the chest must not blend into the shirt's colour.
+    bins = (pix[:, 0] // 32).astype(np.int32) * 64 + (pix[:, 1] // 32) * 8 + pix[:, 2] // 32
+    top = np.bincount(bins, minlength=512).argmax()
+    centre = pix[bins == top].astype(np.float32).mean(axis=0)
+    tol = CLOTHING_TOLERANCE
+    near = np.abs(colour.astype(np.float32) - centre).sum(axis=2) < tol
+    kept = (torso & near).astype(np.uint8)
+    kept = cv2.morphologyEx(kept, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    n, lab, st, _ = cv2.connectedComponentsWithStats(kept, connectivity=8)
+    if n <= 1:
+        return torso
+    best = 1 + int(np.argmax(st[1:, cv2.CC_STAT_AREA]))
+    if st[best, cv2.CC_STAT_AREA] < max(0.1 * torso.sum(), 4.0 * r * r):
+        return torso
+    return lab == best
+
+
+def _front(torso: np.ndarray, diff: np.ndarray, level: float, sign: int) -> tuple[float, float]:
+    """Sub-pixel leading row of ``torso`` for motion towards ``sign`` rows.
+
+    Returns (row, column). The row is where the difference profile of the
+    frontmost columns falls through half the torso's contrast, searched from
+    the opened mask's edge: a little outwards (a soft edge) or inwards (an
+    edge the threshold caught early), never more than two samples.
+    """
+    if sign < 0:
+        torso = torso[::-1]
+        diff = diff[::-1]
+    n_rows = torso.shape[0]
+    has = torso.any(axis=0)
+    last = np.where(has, n_rows - 1 - np.argmax(torso[::-1], axis=0), -1)
+    front = int(last.max())
+    cols = np.nonzero(last >= front - 1)[0]
+    half = 0.5 * level
+    best_row, best_col = float(front), float(cols.mean())
+    best = -np.inf
+    for c in cols[:12]:
+        f = int(last[c])
+        prof = diff[:, c]
+        # Move to the last sample at or above half contrast, within two samples.
+        if prof[f] >= half:
+            while f + 1 < n_rows and f < last[c] + 2 and prof[f + 1] >= half:
+                f += 1
+        else:
+            while f > 0 and f > last[c] - 2 and prof[f] < half:
+                f -= 1
+        a = float(prof[f])
+        b = float(prof[f + 1]) if f + 1 < n_rows else 0.0
+        frac = (a - half) / (a - b) if a > b and a >= half else 0.5
+        row = f + min(max(frac, 0.0), 1.0)
+        if row > best:
+            best, best_col = row, float(c)
+    best_row = float(best) if np.isfinite(best) else best_row
+    if sign < 0:
+        best_row = n_rows - 1 - best_row
+    return best_row, best_col

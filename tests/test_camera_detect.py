@@ -1,0 +1,117 @@
+"""The camera sensor end to end: rendered, encoded footage decoded by OpenCV and timed."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from dashboard.cli import main
+from sensors.camera.detector import Detector
+from sensors.camera.line import Line
+from sensors.camera.render import random_scene, render_clip, render_frames, window_scene
+from sensors.camera.source import FrameSource
+
+
+def _detect_file(path, line) -> list:
+    det = Detector(Line(*line))
+    out = []
+    with FrameSource(str(path), live=False) as src:
+        for f in src.frames():
+            out += det.feed(f.image, f.time_s)
+    return out + det.flush()
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_single_runner_timed_within_a_fraction_of_a_frame(tmp_path, seed):
+    scene = random_scene(np.random.default_rng(seed), "single", 640, 360, fps=60, duration_s=1.0)
+    truth = render_clip(tmp_path / "clip.mp4", scene)
+    found = _detect_file(tmp_path / "clip.mp4", scene.line)
+    assert len(found) == 1
+    c, t = found[0], truth.crossings[0]
+    assert abs(c.time_s - t.time_s) < 0.75 / scene.fps
+    assert c.direction_name == t.direction_name
+    assert abs(c.position - t.position) < 0.1
+
+
+def test_empty_scene_with_walkers_and_light_changes_gives_nothing(tmp_path):
+    scene = random_scene(np.random.default_rng(5), "empty", 320, 240, fps=30, duration_s=2.0)
+    assert scene.runners and all(r.shape.walker for r in scene.runners)
+    render_clip(tmp_path / "empty.avi", scene, codec="MJPG")
+    assert _detect_file(tmp_path / "empty.avi", scene.line) == []
+
+
+def test_occluding_runner_is_flagged_not_timed_silently():
+    scene = random_scene(np.random.default_rng(2), "occlusion", 320, 240, fps=60, duration_s=1.2)
+    det = Detector(Line(*scene.line))
+    out = []
+    for frame, t in render_frames(scene):
+        out += det.feed(frame, t)
+    out += det.flush()
+    assert out, "the near runner's crossing must still be reported"
+    assert any({"occluded", "same_frame"} & set(c.flags) for c in out)
+
+
+def test_feed_api_on_a_short_window_in_memory():
+    scene = window_scene([100.0, 100.4], seed=4, width=320, height=240, fps=60)
+    det = Detector(Line(*scene.line))
+    out = []
+    for frame, t in render_frames(scene):
+        out += det.feed(frame, t)
+    out += det.flush()
+    times = sorted(c.time_s for c in out)
+    assert len(times) == 2
+    assert np.allclose(times, [100.0, 100.4], atol=0.012)
+
+
+def test_out_of_order_frame_is_ignored_and_counted():
+    det = Detector(Line(10, 0, 10, 47))
+    img = np.zeros((48, 64, 3), np.uint8)
+    det.feed(img, 1.0)
+    assert det.feed(img, 0.5) == []
+    assert det.out_of_order == 1
+    with pytest.raises(ValueError):
+        det.feed(np.zeros((0,), np.uint8), 2.0)
+
+
+def test_cli_json_one_object_per_crossing_and_slit_pngs(tmp_path):
+    scene = random_scene(np.random.default_rng(21), "single", 320, 240, fps=60, duration_s=1.2)
+    truth = render_clip(tmp_path / "c.mp4", scene)
+    x1, y1, x2, y2 = scene.line
+    res = CliRunner().invoke(main, [
+        "detect", str(tmp_path / "c.mp4"), "--line", f"{x1},{y1},{x2},{y2}", "--json",
+        "--slit-dir", str(tmp_path / "slits"),
+    ])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(line) for line in res.output.splitlines() if line.strip()]
+    assert len(rows) == 1
+    assert set(rows[0]) == {"time_s", "frame", "position", "direction", "confidence", "flags"}
+    assert abs(rows[0]["time_s"] - truth.crossings[0].time_s) < 0.01
+    assert rows[0]["frame"] == int(np.ceil(truth.crossings[0].time_s * scene.fps))
+    pngs = list((tmp_path / "slits").glob("*.png"))
+    assert len(pngs) == 1 and pngs[0].stat().st_size > 1000
+
+
+def test_cli_timestamps_file_moves_the_timeline(tmp_path):
+    scene = random_scene(np.random.default_rng(21), "single", 320, 240, fps=60, duration_s=1.2)
+    truth = render_clip(tmp_path / "c.mp4", scene)
+    (tmp_path / "ts.txt").write_text(
+        "".join(f"{50.0 + k / scene.fps:.6f}\n" for k in range(scene.n_frames))
+    )
+    x1, y1, x2, y2 = scene.line
+    res = CliRunner().invoke(main, [
+        "detect", str(tmp_path / "c.mp4"), "--line", f"{x1},{y1},{x2},{y2}", "--json",
+        "--timestamps", str(tmp_path / "ts.txt"),
+    ])
+    assert res.exit_code == 0, res.output
+    row = json.loads(res.output.splitlines()[0])
+    assert abs(row["time_s"] - (50.0 + truth.crossings[0].time_s)) < 0.01
+
+
+def test_cli_bad_input_says_what_is_wrong(tmp_path):
+    res = CliRunner().invoke(main, ["detect", str(tmp_path / "nope.mp4"), "--line", "1,2,3"])
+    assert res.exit_code == 2 and "four numbers" in res.output
+    res = CliRunner().invoke(main, ["detect", str(tmp_path / "nope.mp4"), "--line", "1,2,3,90"])
+    assert res.exit_code == 2 and "does not exist" in res.output
