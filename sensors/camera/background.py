@@ -75,6 +75,8 @@ class BackgroundModel:
         self._bg: np.ndarray | None = None
         self._level: np.ndarray | None = None
         self._prev_mask: np.ndarray | None = None
+        #: The last frame's foreground mask (for diagnostics and the naive baseline).
+        self.last_mask: np.ndarray | None = None
         self.frames = 0
 
     @property
@@ -96,8 +98,8 @@ class BackgroundModel:
         assert bg is not None and level is not None and prev is not None
         s = self.settings
 
-        sum_i = img.sum(axis=2) + 3.0
-        sum_b = bg.sum(axis=2) + 3.0
+        sum_i = _sum3(img) + 3.0
+        sum_b = _sum3(bg) + 3.0
         ratio = sum_i / sum_b
         gain_cols, gain = _column_gain(ratio, prev)
         bgc = bg * gain_cols[None, :, None]
@@ -105,17 +107,17 @@ class BackgroundModel:
         hi = cv2.dilate(bgc, kernel)
         lo = cv2.erode(bgc, kernel)
         over = np.maximum(img - hi, 0.0) + np.maximum(lo - img, 0.0)
-        diff = over.sum(axis=2)
+        diff = _sum3(over)
 
         # Shadows: uniformly darker, same chromaticity, on a coloured surface.
-        sum_bc = bgc.sum(axis=2) + 3.0
+        sum_bc = _sum3(bgc) + 3.0
         chroma_b = bgc / sum_bc[..., None]
         # Saturation of the surface around each pixel, so a white lane line on a
         # red track counts as coloured ground and its shadow is recognised too.
-        sat_b = cv2.blur(np.abs(chroma_b - (1.0 / 3.0)).sum(axis=2), (15, 15))
+        sat_b = cv2.blur(_sum3(np.abs(chroma_b - (1.0 / 3.0))), (15, 15))
         r = sum_i / sum_bc
         chroma_i = img / sum_i[..., None]
-        chroma_d = np.abs(chroma_i - chroma_b).sum(axis=2)
+        chroma_d = _sum3(np.abs(chroma_i - chroma_b))
         shadow = (
             (r > s.shadow_ratio[0])
             & (r < s.shadow_ratio[1])
@@ -138,6 +140,7 @@ class BackgroundModel:
         level[free] += 0.05 * (np.minimum(diff[free], 4.0 * level[free] + 8.0) - level[free])
         np.maximum(level, 0.5, out=level)
         self._prev_mask = covered
+        self.last_mask = mask
         self.frames += 1
         return Foreground(difference=diff, mask=mask, count=count, gain=gain)
 
@@ -156,6 +159,14 @@ def _texture_kept(img: np.ndarray, bg: np.ndarray, min_std: float) -> np.ndarray
     cov = cv2.blur(img * bg, k) - mi * mb
     ncc = cov / np.sqrt(np.maximum(vi * vb, 1e-3))
     return (ncc > 0.5) & (vb > min_std * min_std)
+
+
+_ONES = np.ones((1, 3), np.float32)
+
+
+def _sum3(a: np.ndarray) -> np.ndarray:
+    """Sum of the three channels (cv2.transform: numpy's axis-2 sum is ~20x slower)."""
+    return cv2.transform(a, _ONES)
 
 
 def _as_float_bgr(strip: np.ndarray) -> np.ndarray:

@@ -45,10 +45,10 @@ log = logging.getLogger(__name__)
 class DetectorSettings:
     """How the detector looks at the line; defaults need no knowledge of the scene."""
 
-    #: Strip reach on each side of the line; None = 0.35 x the line's length.
+    #: Strip reach on each side of the line; None = 0.3 x the line's length.
     half_width_px: float | None = None
     #: At most this many samples along the line (bounds the cost per frame).
-    max_samples_along: int = 320
+    max_samples_along: int = 160
     #: Rolling shutter: time from the first image row's exposure to the last one's.
     readout_s: float = 0.0
     #: Tracks slower than this (body heights per second) are walkers, not runners.

@@ -141,8 +141,8 @@ class StripGeometry:
 def strip_geometry(
     line: Line,
     half_width_px: float | None = None,
-    max_samples_along: int = 320,
-    width_fraction: float = 0.35,
+    max_samples_along: int = 160,
+    width_fraction: float = 0.3,
 ) -> StripGeometry:
     """Build the sampling grid for ``line``.
 
