@@ -57,6 +57,8 @@ class DetectorSettings:
     min_height_fraction: float = 0.06
     #: Frames to wait after the torso reaches the line before solving for the time.
     after_frames: int = 4
+    #: How many frames nearest the line the crossing time is solved from.
+    fit_frames: int = 8
     #: Which quantile of the per-frame crossing estimates is the torso (see _solve).
     envelope_quantile: float = 0.75
     background: BackgroundSettings = field(default_factory=BackgroundSettings)
@@ -319,9 +321,13 @@ class Detector:
             flags.append("extrapolated")
         elif len(before) < 2 or len(after) < 2:
             flags.append("short_track")
-        t = np.array([p[0] for p in pts])
-        e = np.array([p[1] for p in pts])
-        slope = _theil_sen(t, e)
+        # Only the frames nearest the line: far from it the torso is partly outside
+        # the strip and the constant-speed model is stretched.
+        near_line = sorted(pts, key=lambda p: abs(p[1]))[: self.settings.fit_frames]
+        near_line.sort()
+        t = np.array([p[0] for p in near_line])
+        e = np.array([p[1] for p in near_line])
+        slope = _theil_sen(np.array([p[0] for p in pts]), np.array([p[1] for p in pts]))
         if slope <= 0:
             return None
         # Each frame says when its leading edge would reach the line at the common
