@@ -47,6 +47,9 @@ class ScaledClock:
     def now(self) -> float:
         return self.origin_s + (time.time() - self.origin_s) * self.speed
 
+    def __call__(self) -> float:
+        return self.now()
+
     def sleep_until(self, when_s: float) -> None:
         """Sleep (in real time) until the scaled clock reads ``when_s``."""
         delay = (when_s - self.now()) / self.speed
