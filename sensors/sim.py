@@ -9,7 +9,10 @@ This shell turns it into sensor input on one scaled clock (``--speed K``):
 - finish line: a short window of frames is rendered around each finish
   crossing and pushed through the camera ``Detector`` (anonymous crossings,
   which the core assigns by predicted arrival);
-- the other marks (back turn, the lane-8 run-off): plain crossings.
+- the other marks (back turn, the lane-8 run-off): plain crossings;
+- the coach also taps the finish line as a fallback, with a human reaction
+  delay: when the camera misses a runner (two torsos in the same frames), the
+  tap keeps the lap; when it does not, the core keeps the camera's time.
 
 Every crossing goes to the server through the real sensor link
 (``sensors.link.LinkClient``), as a sensor node would send it.
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
 from collections.abc import Callable
 from dataclasses import asdict
@@ -32,6 +36,8 @@ log = logging.getLogger(__name__)
 
 RFID_MARKS = (BACKSTRETCH, HOME_STRAIGHT)
 PLAIN_MARKS = (BACK_TURN, MILE_END)
+#: A coach's tap lags the crossing by a reaction time in this range (s).
+TAP_REACTION_S = (0.12, 0.22)
 #: Finish crossings closer than this share one rendered camera window.
 CAMERA_CLUSTER_S = 1.0
 
@@ -89,18 +95,37 @@ class HeatSensors:
         path = emulator.open_pty(str(self.workdir / f"tty-{mark}"))
         self._emulators.append(emulator)
         reader = RfidReader(ReaderConfig(url=path, protocol="ascii", mark=mark,
-                                         sensor_id=f"rfid-{mark}"),
+                                         sensor_id=f"rfid-{mark}", burst=self._burst()),
                             on_crossing=self.send, clock=self.clock).start()
         self._readers.append(reader)
 
+    def _burst(self) -> object:
+        """The ASCII reader's burst settings, stretched for a fast clock.
+
+        Quiet times are in session seconds; at ``--speed 20`` the default
+        0.2 s is 10 real milliseconds, less than the pty and thread jitter,
+        which would cut one pass in two. Keep at least 60 real ms of quiet.
+        """
+        from sensors.rfid.burst import BurstConfig
+
+        floor_s = 0.06 * self.clock.speed
+        return BurstConfig(method="fit", quiet_s=max(0.2, floor_s),
+                           max_quiet_s=max(0.28, 1.4 * floor_s))
+
     def _run_plain(self) -> None:
+        rng = random.Random(self.seed)
+        schedule = []
         for crossing in self.truth:
-            if crossing.mark not in PLAIN_MARKS:
-                continue
-            if not self._wait_until(crossing.time_s):
+            if crossing.mark in PLAIN_MARKS:
+                schedule.append((crossing.time_s, crossing, "sim-plain"))
+            elif crossing.mark == FINISH:
+                schedule.append((crossing.time_s + rng.uniform(*TAP_REACTION_S), crossing,
+                                 "coach-tap"))
+        for time_s, crossing, sensor_id in sorted(schedule, key=lambda item: item[0]):
+            if not self._wait_until(time_s):
                 return
-            self.send(Crossing(mark=crossing.mark, time_s=crossing.time_s,
-                               athlete=crossing.athlete, source="tap", sensor_id="sim-plain"))
+            self.send(Crossing(mark=crossing.mark, time_s=time_s, athlete=crossing.athlete,
+                               source="tap", sensor_id=sensor_id))
 
     def _run_camera(self) -> None:
         from sensors.camera.detector import Detector
