@@ -16,7 +16,7 @@ from test_core_support import T0, feed, make_athlete, started_core
 
 from timing.values import Crossing
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "reference_races.json"
+DATA = Path(__file__).resolve().parent / "data" / "reference_races.json"
 RACES = {r["name"].split(",")[0]: r for r in json.loads(DATA.read_text())["races"]}
 
 # (race key, 5K time the plan is built from); the plan is scaled to the race's final time

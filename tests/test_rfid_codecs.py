@@ -19,7 +19,7 @@ from sensors.rfid.events import (
 )
 from sensors.rfid.p3 import P3Codec, encode_passing, encode_record, encode_status
 
-DATA = Path("/work/shared/data")
+DATA = Path(__file__).resolve().parent / "data"
 AMB = DATA / "mylaps-p3" / "amb.out"
 FRAMES_MD = DATA / "chafon" / "frames.md"
 
