@@ -69,8 +69,11 @@ def run_node(sensor: SensorConfig, server_url: str, token: str,
     log.info("node %s (%s at %s) running", sensor.id, sensor.kind, ", ".join(sensor.marks()))
     try:
         while not stop.wait(HEALTH_PERIOD_S):
-            health = {"kind": sensor.kind, "marks": list(sensor.marks()),
-                      **_plain(runtime.health()), "link": link.health()}
+            sensor_health = _plain(runtime.health())
+            # "connected" on the server means the node's link; say the device's state apart
+            health = {"kind": sensor.kind, "marks": list(sensor.marks()), **sensor_health,
+                      "sensor_connected": bool(sensor_health.get("connected")),
+                      "link": link.health()}
             link.send_health(health)
     finally:
         runtime.stop()
