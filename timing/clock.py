@@ -37,6 +37,10 @@ class ClockSample:
         return self.delay_s / 2.0
 
 
+#: Timestamps this close are equal: clock resolution and float rounding, not time running back.
+RESOLUTION_S = 1e-6
+
+
 def offset_delay(t0: float, t1: float, t2: float, t3: float) -> ClockSample:
     """Offset and delay from the four timestamps of one exchange.
 
@@ -47,10 +51,10 @@ def offset_delay(t0: float, t1: float, t2: float, t3: float) -> ClockSample:
     for name, v in (("t0", t0), ("t1", t1), ("t2", t2), ("t3", t3)):
         if not isinstance(v, int | float) or not math.isfinite(v):
             raise ValueError(f"{name} must be a finite time in seconds, got {v!r}")
-    if t3 < t0:
+    if t3 < t0 - RESOLUTION_S:
         raise ValueError(f"the node's answer arrived before its request was sent "
                          f"(t3 {t3!r} < t0 {t0!r})")
-    if t2 < t1:
+    if t2 < t1 - RESOLUTION_S:
         raise ValueError(f"the server answered before it received the request "
                          f"(t2 {t2!r} < t1 {t1!r})")
     return clock_sample(t0, t1, t2, t3)
