@@ -10,6 +10,7 @@ on Ctrl-C (nodes get SIGTERM: they flush the link and close their ports).
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -42,7 +43,7 @@ class Supervisor:
         return subprocess.Popen(
             [sys.executable, "-c", "from dashboard.cli import main; main()", "node",
              "--config", self.config_path, "--sensor", sensor_id, "--server", self.server_url],
-            env={**__import__("os").environ, "TRACKSIDE_TOKEN": self.token})
+            env={**os.environ, "TRACKSIDE_TOKEN": self.token})
 
     def _loop(self) -> None:
         backoff = dict.fromkeys(self.sensor_ids, BACKOFF_START_S)
