@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token"
 SEQ_RE = re.compile(rb'"seq":\s*(\d+)')
-SPLIT_PREFIX = b'42["split"'
+SPLIT_PREFIX = b'42["split'  # a `split` event or a `splits` batch
 
 
 # --------------------------------------------------------------------------- clients
@@ -131,11 +131,10 @@ def client_main(host: str, port: int, count: int, out_path: str) -> None:
             c.buf += data
             for frame in c.frames():
                 if frame.startswith(SPLIT_PREFIX):
-                    m = SEQ_RE.search(frame)
-                    if m:
+                    for m in SEQ_RE.finditer(frame):
                         received.append((int(m.group(1)), now))
                 elif frame[:1] == b"0":
-                    c.send_text(b'40{"role":"screen"}')
+                    c.send_text(b'40{"role":"screen","batch":true}')
                 elif frame == b"2":
                     c.send_text(b"3")
                 elif frame.startswith(b"40"):
@@ -223,8 +222,9 @@ class Server:
         else:
             cmd = [sys.executable, "-m", "dashboard.commands.serve", "--port", str(self.port),
                    "--db", str(db), "--token", TOKEN, "--async-mode", mode]
+        env = {**os.environ, "TRACKSIDE_TRACE_STAGES": "1"}  # see stage_breakdown
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+                                     stderr=subprocess.DEVNULL, env=env)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
@@ -357,6 +357,43 @@ def link_schedule(server: Server, crossings: list[dict], rate: float):
     return sent, lags
 
 
+def stage_breakdown(server: Server, sent: dict[int, float],
+                    received: list[tuple[int, float]]) -> dict[str, dict[str, float]]:
+    """Where the time went, per split: p50/p99 ms of each step between stage stamps.
+
+    ``sent`` is the bench's send time, the server's stamps come from
+    ``GET /api/v1/stages`` (perf_counter = CLOCK_MONOTONIC in both processes),
+    ``first``/``last`` are the first and last client's receive times.
+    """
+    import requests
+
+    stamps = requests.get(server.url + "/api/v1/stages", timeout=30).json().get("splits", {})
+    first: dict[int, float] = {}
+    last: dict[int, float] = {}
+    for seq, t in received:
+        first[seq] = min(first.get(seq, t), t)
+        last[seq] = max(last.get(seq, t), t)
+    steps = {"post->received": ("sent", "received"), "received->logged": ("received", "logged"),
+             "logged->core": ("logged", "core"), "core->emit_start": ("core", "emit_start"),
+             "emit_start->emit_end": ("emit_start", "emit_end"),
+             "emit_end->last_client": ("emit_end", "last"),
+             "emit_start->first_client": ("emit_start", "first")}
+    values: dict[str, list[float]] = {name: [] for name in steps}
+    for seq, t_sent in sent.items():
+        record = stamps.get(str(seq))
+        if not record or "emit_end" not in record or seq not in last:
+            continue
+        record = {**record, "sent": t_sent, "first": first[seq], "last": last[seq]}
+        for name, (a, b) in steps.items():
+            values[name].append((record[b] - record[a]) * 1000)
+    out = {}
+    for name, vals in values.items():
+        vals.sort()
+        out[name] = {"p50_ms": round(percentile(vals, 0.5), 2),
+                     "p99_ms": round(percentile(vals, 0.99), 2)}
+    return out
+
+
 def run_one(server: Server, run: int, clients: int, rate: float, duration_s: float,
             load: bool, tmp: Path, transport: str = "http") -> dict:
     count = int(rate * duration_s)
@@ -392,7 +429,9 @@ def run_one(server: Server, run: int, clients: int, rate: float, duration_s: flo
     latencies = sorted((t - sent[seq]) * 1000 for seq, t in received if seq in sent)
     expected = len(sent) * clients
     lags.sort()
-    return {"clients": clients, "rate_per_s": rate, "camera_load": load, "transport": transport,
+    stages = None if server.bare else stage_breakdown(server, sent, received)
+    return {"stages": stages, "clients": clients, "rate_per_s": rate, "camera_load": load,
+            "transport": transport,
             "posted": count,
             "splits": len(sent), "expected": expected, "received": len(latencies),
             "lost": expected - len(latencies), "achieved_rate_per_s": round(count / post_s, 1),
@@ -405,6 +444,8 @@ def run_one(server: Server, run: int, clients: int, rate: float, duration_s: flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", default="",
+                        help="comma-separated row filters, e.g. 'bare:100:20,gevent:100:500:link'")
     parser.add_argument("--_clients", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--_port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--_out", help=argparse.SUPPRESS)
@@ -430,6 +471,14 @@ def main() -> None:
     matrix += [("gevent", 100, 500, False, "http")]
     matrix += [("threading", 100, 20, False, "http"), ("threading", 20, 500, False, "link"),
                ("threading", 100, 500, False, "link")]
+    if args.only:
+        wanted = [w.split(":") for w in args.only.split(",") if w]
+
+        def chosen(row):
+            text = [row[0], str(row[1]), str(row[2]), row[4], "load" if row[3] else "noload"]
+            return any(all(part in text for part in w) for w in wanted)
+
+        matrix = [row for row in matrix if chosen(row)]
     results = []
     tmp = Path(tempfile.mkdtemp(prefix="broadcast-bench-"))
     run = 0
@@ -448,13 +497,20 @@ def main() -> None:
                       f"load={'yes' if load else 'no ':3s} p50={res['p50_ms']:8.2f} ms "
                       f"p99={res['p99_ms']:8.2f} ms max={res['max_ms']} ms "
                       f"lost={res['lost']}/{res['expected']}", flush=True)
+                if res["stages"] and clients == 100:
+                    print("          stages p50/p99 ms: " + ", ".join(
+                        f"{k} {v['p50_ms']}/{v['p99_ms']}" for k, v in res["stages"].items()),
+                        flush=True)
         finally:
             server.stop()
 
     def pick(mode, clients, rate, load=False, transport=None):
-        return next(r for r in results if (r["mode"], r["clients"], r["rate_per_s"],
-                                           r["camera_load"]) == (mode, clients, rate, load)
-                    and transport in (None, r["transport"]))
+        return next((r for r in results if (r["mode"], r["clients"], r["rate_per_s"],
+                                            r["camera_load"]) == (mode, clients, rate, load)
+                     and transport in (None, r["transport"])), {"p99_ms": None, "lost": None})
+
+    def ratio(a, b):
+        return round(a / b, 2) if a is not None and b else None
 
     g20 = pick("gevent", 100, 20)
     bare20 = pick("bare", 100, 20)
@@ -463,11 +519,12 @@ def main() -> None:
         "bench": "broadcast",
         "p99_ms_100_clients_20_per_s": g20["p99_ms"],
         "bare_flask_socketio_p99_ms_100_clients_20_per_s": bare20["p99_ms"],
-        "ratio_to_bare_p99_100_clients_20_per_s": round(g20["p99_ms"] / bare20["p99_ms"], 2),
-        "target_p99_under_15ms_met": g20["p99_ms"] < 15,
+        "ratio_to_bare_p99_100_clients_20_per_s": ratio(g20["p99_ms"], bare20["p99_ms"]),
+        "target_p99_under_15ms_met": g20["p99_ms"] is not None and g20["p99_ms"] < 15,
         "p99_ms_100_clients_500_per_s_link": g500["p99_ms"],
         "lost_100_clients_500_per_s_link": g500["lost"],
-        "target_500_per_s_met": g500["p99_ms"] < 150 and g500["lost"] == 0,
+        "target_500_per_s_met": (g500["p99_ms"] is not None and g500["p99_ms"] < 150
+                                 and g500["lost"] == 0),
         "p99_ms_100_clients_500_per_s_link_camera_load":
             pick("gevent", 100, 500, True, "link")["p99_ms"],
         "bare_p99_ms_100_clients_500_per_s_http": pick("bare", 100, 500)["p99_ms"],

@@ -10,6 +10,7 @@ link. Nothing here holds an app at import time.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,7 +26,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_BACKLOG": 1000,  # packets a slow client may lag before it is cut off to resync
     "PING_INTERVAL_S": 5,  # short pings: a dead Wi-Fi link shows within ~10 s
     "PING_TIMEOUT_S": 5,
-    "BATCH_FRAMES": True,  # one send per burst of frames per client (dashboard/wsbatch.py)
+    "DIRECT_WRITES": True,  # encode once, non-blocking writes per client (dashboard/fanout.py)
+    "TRACE_STAGES": None,  # split stage stamps (stages.py); None: env TRACKSIDE_TRACE_STAGES
     "CONFIG_FILE": None,
     "TRACKSIDE": None,  # the parsed config file (dashboard.config.AppConfig), if any
     "CLOCK": None,  # a sensors.clock Clock; default: TRACKSIDE_CLOCK or the wall clock
@@ -44,6 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Any:
     from dashboard.config import load_config
     from dashboard.logthread import LogThread
     from dashboard.service import Service
+    from dashboard.stages import StageTrace
     from sensors.clock import clock_from_env
     from timing.core import Core
     from timing.store import EventLog
@@ -60,13 +63,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Any:
     socketio = SocketIO(app, async_mode=app.config["ASYNC_MODE"],
                         ping_interval=app.config["PING_INTERVAL_S"],
                         ping_timeout=app.config["PING_TIMEOUT_S"])
-    if app.config["BATCH_FRAMES"]:
+    if app.config["DIRECT_WRITES"]:
         wsbatch.install(socketio)
-    broadcaster = Broadcaster(socketio, max_backlog=app.config["MAX_BACKLOG"])
+    trace = app.config["TRACE_STAGES"]
+    if trace is None:
+        trace = os.environ.get("TRACKSIDE_TRACE_STAGES", "") not in ("", "0")
+    broadcaster = Broadcaster(socketio, max_backlog=app.config["MAX_BACKLOG"],
+                              stages=StageTrace(enabled=bool(trace)))
     db_path, sync = app.config["DB_PATH"], app.config["DB_SYNCHRONOUS"]
     event_log = LogThread(lambda: EventLog(db_path, synchronous=sync), app.config["ASYNC_MODE"])
     clock = app.config["CLOCK"] or clock_from_env()
     service = Service(event_log, Core(), broadcaster, clock=clock.now)
+    broadcaster.snapshot_source = service.snapshot_message
     replayed = service.replay(event_log.events())
     log.info("replayed %d events from %s", replayed, app.config["DB_PATH"])
     if not replayed and app.config["TRACKSIDE"] and app.config["TRACKSIDE"].roster:

@@ -8,6 +8,7 @@ wrapped in ``require_token``. A bad payload is a 400 ``{"error", "field"}``.
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -72,6 +73,13 @@ def health() -> Response:
     return jsonify(ok=True, server_time_s=svc.clock(), nodes=svc.nodes.as_dict(),
                    counters=svc.counters, broadcast=svc.broadcaster.counters,
                    clients=len(backlogs), max_backlog=max(backlogs.values(), default=0))
+
+
+@bp.get("/stages")
+def stages() -> Response:
+    """Per-split stage timestamps (``dashboard/stages.py``); empty unless tracing is on."""
+    trace = service().broadcaster.stages
+    return jsonify(enabled=trace.enabled, splits=trace.as_dict())
 
 
 @bp.get("/state")
@@ -139,11 +147,12 @@ def end(session_id: str) -> tuple[Response, int]:
 @bp.post("/crossings")
 @require_token
 def crossing() -> tuple[Response, int]:
+    received_at = time.perf_counter()  # the stage trace's "received"
     body = payload()
     if isinstance(body, dict) and isinstance(body.get("crossings"), list):
         node = str(body.get("node") or request.remote_addr)
-        return jsonify(accept_batch(service(), node, body)), 200
-    return answer(*service().submit(crossing_from_payload(body)))
+        return jsonify(accept_batch(service(), node, body, received_at)), 200
+    return answer(*service().submit(crossing_from_payload(body), received_at))
 
 
 @bp.post("/clock")

@@ -2,19 +2,24 @@
 
 Theory of operation. ``publish`` only files a message in a pending table and
 wakes one sender task; it never touches a socket, so the request that posted
-a crossing returns at once. The sender drains the table and emits each
-message to its rooms. Under a burst the table *coalesces*: a newer message
-with the same key (``wire.coalesce_key``: same athlete, lap and segment, or
-the same sensor node) replaces the waiting one, and a new snapshot drops the
-splits it already contains, so the table is bounded by roster size, not by
-the burst. Messages without a key (notices, rejections) are capped at
-``max_pending``; the oldest are dropped and counted.
+a crossing returns at once. The sender drains the table and hands the whole
+flush to ``dashboard.fanout.Fanout``, which encodes each message once and
+writes it to every client of its rooms in one loop (non-blocking writes;
+see ``fanout.py`` and ``wsbatch.py``). Under a burst the table *coalesces*:
+a newer message with the same key (``wire.coalesce_key``: same athlete, lap
+and segment, or the same sensor node) replaces the waiting one, and a new
+snapshot drops the splits it already contains, so the table is bounded by
+roster size, not by the burst; and every split waiting at a flush goes to a
+client in one write (one ``splits`` event for pages that opted in). Messages
+without a key (notices, rejections) are capped at ``max_pending``; the
+oldest are dropped and counted.
 
-Emitting to a room only puts a packet on each client's own engine.io queue,
-drained by that client's own writer task: a slow socket stalls only itself.
-To keep a stalled or dead client from growing its queue without bound, a
-monitor disconnects any client whose backlog exceeds ``max_backlog``; its
-page reconnects by itself and resyncs from the ``snapshot`` it gets first.
+A slow client stalls only itself: its bytes wait in its own bounded buffer;
+past the bound it gets no more splits and, once it drains, a fresh
+snapshot. A client whose engine.io queue (the path for polling clients,
+snapshots and acks) passes ``max_backlog`` packets, or whose buffer passes
+``max_buffered_bytes``, is disconnected by a monitor; its page reconnects by
+itself and resyncs from the ``snapshot`` it gets first.
 
 Rooms: ``coach`` (every split, health, notice, rejection), ``all`` (screens
 following everyone: every split), ``athlete:<id>`` (screens following one
@@ -26,11 +31,14 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from dashboard import wire
+from dashboard.fanout import Fanout
+from dashboard.stages import StageTrace
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +72,19 @@ class Broadcaster:
     """
 
     def __init__(self, socketio: Any, *, namespace: str = "/", max_pending: int = 10_000,
-                 max_backlog: int = 1_000, monitor_interval_s: float = 1.0) -> None:
+                 max_backlog: int = 1_000, max_buffered_bytes: int = 4 << 20,
+                 monitor_interval_s: float = 1.0, stages: StageTrace | None = None) -> None:
         self.socketio = socketio
         self.namespace = namespace
         self.max_pending = max_pending
         self.max_backlog = max_backlog
+        self.max_buffered_bytes = max_buffered_bytes
         self.monitor_interval_s = monitor_interval_s
+        self.stages = stages or StageTrace(enabled=False)
+        self.batching: set[str] = set()  # Socket.IO sids that take ``splits`` batches
+        self.snapshot_source: Callable[[], dict[str, Any]] | None = None
+        self.fanout = Fanout(socketio, namespace, wants_batch=self.batching.__contains__,
+                             resync=self._resync)
         self._pending: dict[Any, tuple[dict[str, Any], list[str] | None]] = {}
         self._lock = threading.Lock()
         self._unique = itertools.count()
@@ -77,7 +92,7 @@ class Broadcaster:
         self._wake: Any = None
         self._running = False
         self.counters = {"published": 0, "emitted": 0, "coalesced": 0, "dropped": 0,
-                         "cut_off": 0, "emit_errors": 0}
+                         "cut_off": 0, "emit_errors": 0, "resyncs": 0}
 
     def start(self) -> None:
         """Start the sender and the backlog monitor (idempotent)."""
@@ -132,14 +147,24 @@ class Broadcaster:
             batch = list(self._pending.values())
             self._pending.clear()
             self._unique_keys.clear()
-        for message, target in batch:
-            try:
-                self.socketio.emit(message["type"], message, to=target, namespace=self.namespace)
-                self.counters["emitted"] += 1
-            except Exception:  # noqa: BLE001 - one bad emit must not stop the fan-out
-                self.counters["emit_errors"] += 1
-                log.exception("emit of %s failed", message.get("type"))
+        if not batch:
+            return 0
+        started = time.perf_counter()
+        try:
+            self.fanout.deliver(batch)
+            self.counters["emitted"] += len(batch)
+        except Exception:  # noqa: BLE001 - one bad flush must not stop the sender
+            self.counters["emit_errors"] += 1
+            log.exception("fan-out of %d messages failed", len(batch))
+        if self.stages.enabled:
+            self.stages.emitted([m for m, _ in batch], started, time.perf_counter())
         return len(batch)
+
+    def _resync(self, eio_sid: str) -> None:
+        """A lagging client drained its socket: send it the whole state at once."""
+        if self.snapshot_source is not None:
+            self.counters["resyncs"] += 1
+            self.fanout.send_to(eio_sid, self.snapshot_source())
 
     def _send_loop(self) -> None:
         while self._running:
@@ -152,22 +177,34 @@ class Broadcaster:
         sockets = getattr(self.socketio.server.eio, "sockets", {})
         return {sid: sock.queue.qsize() for sid, sock in list(sockets.items())}
 
+    def buffered_bytes(self) -> dict[str, int]:
+        """Bytes written but not yet taken by each websocket client's socket."""
+        sockets = getattr(self.socketio.server.eio, "sockets", {})
+        out = {}
+        for sid, sock in list(sockets.items()):
+            writer = getattr(sock, "trackside_writer", None)
+            out[sid] = writer.buffered_bytes if writer is not None else 0
+        return out
+
     def _monitor_loop(self) -> None:
         while self._running:
             self.socketio.sleep(self.monitor_interval_s)
             try:
                 self.cut_off_slow(self.backlogs())
+                self.cut_off_slow(self.buffered_bytes(), limit=self.max_buffered_bytes)
             except Exception:  # noqa: BLE001 - the monitor must outlive a bad socket
                 log.exception("backlog monitor failed")
 
     def cut_off_slow(self, backlogs: Mapping[str, int],
-                     disconnect: Callable[[str], None] | None = None) -> list[str]:
-        """Disconnect every engine.io client whose backlog exceeds ``max_backlog``."""
+                     disconnect: Callable[[str], None] | None = None,
+                     limit: int | None = None) -> list[str]:
+        """Disconnect every engine.io client whose backlog exceeds ``limit`` (``max_backlog``)."""
         eio = self.socketio.server.eio
-        victims = [sid for sid, size in backlogs.items() if size > self.max_backlog]
+        limit = self.max_backlog if limit is None else limit
+        victims = [sid for sid, size in backlogs.items() if size > limit]
         for sid in victims:
-            log.warning("client %s is %d packets behind: cutting it off (it will resync)",
-                        sid, backlogs[sid])
+            log.warning("client %s is %d behind (limit %d): cutting it off (it will resync)",
+                        sid, backlogs[sid], limit)
             self.counters["cut_off"] += 1
             (disconnect or eio.disconnect)(sid)
         return victims

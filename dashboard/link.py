@@ -23,6 +23,7 @@ The same messages work over plain HTTP (see ``api.py``: ``POST
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -79,11 +80,13 @@ def init_app(socketio: SocketIO, service: Service) -> None:
 
     @socketio.on("crossings", namespace=NAMESPACE)
     def on_crossings(data: Any = None) -> dict[str, Any]:
+        received_at = time.perf_counter()
         node_id = sessions.get(request.sid, "?")
-        return accept_batch(service, node_id, data)
+        return accept_batch(service, node_id, data, received_at)
 
 
-def accept_batch(service: Service, node_id: str, data: Any) -> dict[str, Any]:
+def accept_batch(service: Service, node_id: str, data: Any,
+                 received_at: float | None = None) -> dict[str, Any]:
     """Validate and submit a node's batch; ack every record that is now settled."""
     items = data.get("crossings") if isinstance(data, dict) else None
     if not isinstance(items, list):
@@ -103,5 +106,5 @@ def accept_batch(service: Service, node_id: str, data: Any) -> dict[str, Any]:
             continue
         valid.append(crossing if crossing.sensor_id else replace(crossing, sensor_id=node_id))
         acked.append(seq)
-    service.submit_many(valid)  # one durable commit for the batch, then ack
+    service.submit_many(valid, received_at)  # one durable commit for the batch, then ack
     return {"acked": acked, "errors": errors}

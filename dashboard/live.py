@@ -1,7 +1,14 @@
 """Thin Socket.IO handlers for the pages: snapshot first, then rooms.
 
-A page connects with ``auth={"role": "coach" | "screen", "athletes": [ids]}``
-(or the same as query parameters). Watching needs no token. On every
+A page connects with ``auth={"role": "coach" | "screen", "athletes": [ids],
+"batch": true}`` (or the same as query parameters). Watching needs no token,
+and that includes ``role=coach``: the coach room carries the same data as
+``GET /api/v1/state`` and the sensor health (read-only viewing without
+login is allowed; a coach's second tablet can watch without the token).
+Nothing on this namespace changes a session: every mutating call is a REST
+``POST`` that checks the coach token, and sensor nodes use ``/node``, which
+refuses a connection without the token. ``batch`` says the page takes a
+``splits`` event (a list) when several splits go out in one flush. On every
 connect, including each automatic reconnect, the page first gets a full
 ``snapshot`` and only then joins its rooms, so it never applies a split to
 state it does not have. A split that was filed just before the join may
@@ -25,6 +32,14 @@ from dashboard.broadcast import ALL, COACH, athlete_room
 from dashboard.service import Service
 
 MAX_FOLLOW = 8
+
+
+def _wants_batch(data: Any) -> bool:
+    """Whether the page takes ``splits`` batches (auth ``batch`` or ``?batch=1``)."""
+    value = data.get("batch") if isinstance(data, dict) else None
+    if value is None:
+        value = request.args.get("batch")
+    return value in (True, 1, "1", "true")
 
 
 def _wanted(data: Any) -> tuple[str, list[str]]:
@@ -57,12 +72,18 @@ def init_app(socketio: SocketIO, service: Service) -> None:
     @socketio.on("connect")
     def on_connect(auth: Any = None) -> None:
         role, athletes = _wanted(auth)
+        if _wants_batch(auth):
+            service.broadcaster.batching.add(request.sid)
         with service.lock:
             emit("snapshot", service.snapshot_message())
             if role == "coach":
                 join_room(COACH)
             else:
                 _follow(athletes)
+
+    @socketio.on("disconnect")
+    def on_disconnect(*_args: Any) -> None:
+        service.broadcaster.batching.discard(request.sid)
 
     @socketio.on("follow")
     def on_follow(data: Any = None) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from dashboard import wire
 from dashboard.broadcast import COACH, Broadcaster
-from timing.values import Crossing
+from timing.values import Crossing, SplitUpdate
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class Service:
         self.nodes = NodeRegistry()
         self.lock = threading.RLock()  # the core and the node registry
         self._queue_lock = threading.Lock()
-        self._queue: list[tuple[list[Any], _Waiter]] = []
+        self._queue: list[tuple[list[Any], _Waiter, float]] = []
         self._leading = False
         self.counters = {"events": 0, "crossings": 0, "outputs": 0, "commits": 0}
 
@@ -75,16 +75,17 @@ class Service:
                 count += 1
         return count
 
-    def submit(self, event: Any) -> tuple[int, list[Any]]:
+    def submit(self, event: Any, received_at: float | None = None) -> tuple[int, list[Any]]:
         """Persist ``event``, let the core handle it, publish the outputs.
 
         Returns the log id and the core's outputs. Raises whatever the log
         raises if the event could not be made durable (then nothing is
         published: persist before publish).
         """
-        return self.submit_many((event,))[0]
+        return self.submit_many((event,), received_at)[0]
 
-    def submit_many(self, events: Iterable[Any]) -> list[tuple[int, list[Any]]]:
+    def submit_many(self, events: Iterable[Any],
+                    received_at: float | None = None) -> list[tuple[int, list[Any]]]:
         """Submit events in order; returns ``(log id, outputs)`` per event.
 
         Group commit: callers that arrive while a commit is in flight queue
@@ -92,13 +93,14 @@ class Service:
         them in the next transaction, then feeds the core in log order and
         hands each caller its results. So a burst costs one fsync per batch,
         not one per crossing, and the log order is the order the core saw.
+        ``received_at`` (``time.perf_counter()``) only feeds the stage trace.
         """
         events = list(events)
         if not events:
             return []
         waiter = _Waiter()
         with self._queue_lock:
-            self._queue.append((events, waiter))
+            self._queue.append((events, waiter, received_at or time.perf_counter()))
             lead = not self._leading
             self._leading = True
         if lead:
@@ -112,26 +114,32 @@ class Service:
                 if not batch:
                     self._leading = False
                     return
-            flat = [event for events, _ in batch for event in events]
+            flat = [event for events, _, _ in batch for event in events]
             try:
                 ids = iter(self.log.append_many(flat))
                 self.counters["commits"] += 1
             except Exception as exc:  # noqa: BLE001 - every waiter must hear of it
                 log.exception("the event log refused %d events", len(flat))
-                for _, waiter in batch:
+                for _, waiter, _ in batch:
                     waiter.fail(exc)
                 continue
+            logged_at = time.perf_counter()
             with self.lock:
-                for events, waiter in batch:
+                for events, waiter, received_at in batch:
                     try:
-                        waiter.set([(next(ids), self._handle(event)) for event in events])
+                        waiter.set([(next(ids), self._handle(event, received_at, logged_at))
+                                    for event in events])
                     except Exception as exc:  # noqa: BLE001 - logged; replay will retry it
                         log.exception("the core failed on a logged event")
                         waiter.fail(exc)
 
-    def _handle(self, event: Any) -> list[Any]:
+    def _handle(self, event: Any, received_at: float = 0.0, logged_at: float = 0.0) -> list[Any]:
         """Core, then publish (the log already has the event)."""
         outputs = list(self.core.handle(event))
+        stages = self.broadcaster.stages
+        if stages.enabled:
+            stages.computed([o.seq for o in outputs if isinstance(o, SplitUpdate)],
+                            received_at, logged_at, time.perf_counter())
         self.counters["events"] += 1
         self.counters["outputs"] += len(outputs)
         if isinstance(event, Crossing):

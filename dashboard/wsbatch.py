@@ -1,37 +1,44 @@
-"""Websocket frames queued for one client in one pass go out in one ``send``.
+"""One non-blocking writer per websocket: the only code that writes to a client's socket.
 
-Why: on the machine this was measured on, the ``send`` system call of each
-websocket frame costs about 40 us on loopback, which is most of the cost of
-a broadcast (100 clients x 500 splits/s = 50,000 calls/s: more than a core).
-engine.io's writer task drains a client's whole queue and sends frame after
-frame; this wrapper builds the frames (RFC 6455, server frames are unmasked)
-into one buffer and writes it once, from a flusher task that runs when the
-writer has gone back to waiting. A frame after a quiet spell (``BURST_GAP_S``)
-goes straight out, so a calm stream pays nothing for the batching. Every
-Socket.IO packet stays its own frame, so clients see exactly the same
-events; only the number of system calls drops, and only when frames really
-queue up (a burst, or a slow client).
+Why: engine.io's own path costs, per client and per message, a queue put,
+a wake-up of that client's writer greenlet, a greenlet switch and a
+blocking ``sendall``. For a broadcast to 100 clients that is 100 switches
+before the last client sees the split. Here every websocket connection gets
+a ``DirectWebSocket`` with one output buffer, and ``write`` does a
+non-blocking ``send`` right away, from whichever greenlet calls it: the
+engine.io writer (snapshots, pings, acks) or the broadcaster's fan-out
+(``dashboard/fanout.py``), which writes the same pre-encoded frame bytes to
+every client of a room in one loop, without a switch.
 
-The buffer is bounded: past ``MAX_BUFFERED`` frames the writer waits for the
-flush, so a slow client's backlog stays in engine.io's queue where the
-broadcaster's monitor sees it (and cuts the client off to resync).
-Used only in gevent mode with gevent-websocket (what ``trackside serve`` runs).
+Ordering: ``write`` never yields, so bytes go out in the order ``write`` is
+called. What the socket does not take at once is kept in the buffer (in
+order) and a flusher greenlet sends it when the socket drains; while
+anything is buffered, new bytes queue behind it.
+
+Bounds: a client whose buffer passes ``max_buffered_bytes`` is *lagging*:
+the fan-out stops giving it splits (they would only pile up) and, once its
+socket has drained, the broadcaster sends it a fresh snapshot instead
+(``on_drained``). A dead client's buffer never grows past the bound, and
+engine.io's ping timeout closes it.
+
+Used only in gevent mode with gevent-websocket (what ``trackside serve``
+runs); otherwise engine.io's own websocket class stays.
 """
 
 from __future__ import annotations
 
-import time
+import logging
+from collections.abc import Callable
 from typing import Any
 
-MAX_BUFFERED = 256
-#: A frame that follows the previous write to the same client by more than
-#: this goes out at once (a quiet stream pays no deferral); closer ones are a
-#: burst and are buffered for the flusher.
-BURST_GAP_S = 0.010
+log = logging.getLogger(__name__)
+
+#: Bytes a client may have waiting before it is marked lagging (about 250 splits).
+MAX_BUFFERED_BYTES = 256 * 1024
 
 
-def frame(payload: bytes, opcode: int) -> bytes:
-    """One final, unmasked websocket frame."""
+def frame(payload: bytes, opcode: int = 0x1) -> bytes:
+    """One final, unmasked websocket frame (RFC 6455: servers never mask)."""
     n = len(payload)
     if n < 126:
         header = bytes((0x80 | opcode, n))
@@ -42,8 +49,86 @@ def frame(payload: bytes, opcode: int) -> bytes:
     return header + payload
 
 
+def text_frame(text: str) -> bytes:
+    """A text frame carrying ``text`` (an encoded engine.io packet)."""
+    return frame(text.encode("utf-8"), 0x1)
+
+
+class DirectWriter:
+    """Ordered, non-blocking writes to one socket, with a bounded buffer.
+
+    :param sock: a gevent socket (non-blocking underneath).
+    :param spawn: starts the flusher task (``gevent.spawn``).
+    :param max_buffered_bytes: past this the writer is ``lagging``.
+    """
+
+    def __init__(self, sock: Any, spawn: Callable[..., Any],
+                 max_buffered_bytes: int = MAX_BUFFERED_BYTES) -> None:
+        self.sock = sock
+        self.spawn = spawn
+        self.max_buffered_bytes = max_buffered_bytes
+        self.buffer = bytearray()
+        self.flushing = False
+        self.closed = False
+        self.lagging = False
+        self.on_drained: Callable[[DirectWriter], None] | None = None
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes written but not yet taken by the socket."""
+        return len(self.buffer)
+
+    def write(self, data: bytes) -> bool:
+        """Send ``data`` after everything written before; never blocks. False if closed."""
+        if self.closed:
+            return False
+        if self.buffer or self.flushing:
+            self.buffer += data
+        else:
+            try:
+                sent = self.sock.send(data, 0, timeout=0.0)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self.closed = True
+                return False
+            if sent == len(data):
+                return True
+            self.buffer += memoryview(data)[sent:]
+        if len(self.buffer) > self.max_buffered_bytes:
+            self.lagging = True
+        if not self.flushing:
+            self.flushing = True
+            self.spawn(self._flush)
+        return True
+
+    def _flush(self) -> None:
+        try:
+            while self.buffer and not self.closed:
+                chunk = bytes(self.buffer)
+                self.buffer.clear()
+                self.sock.sendall(chunk)  # yields until the socket takes it all
+        except OSError:
+            self.closed = True
+            self.buffer.clear()
+        finally:
+            self.flushing = False
+        if self.lagging and not self.closed:
+            self.lagging = False
+            if self.on_drained is not None:
+                try:
+                    self.on_drained(self)
+                except Exception:  # noqa: BLE001 - a resync failure must not kill the writer
+                    log.exception("resync after a drained backlog failed")
+
+    def close(self) -> None:
+        """Drop whatever is buffered; later writes are refused."""
+        self.closed = True
+        self.buffer.clear()
+
+
 def install(socketio: Any) -> bool:
-    """Make ``socketio``'s engine.io server use batching websockets; False if not applicable."""
+    """Give engine.io websockets a ``DirectWriter``; False when not applicable."""
     eio = socketio.server.eio
     if eio.async_mode != "gevent":
         return False
@@ -58,47 +143,34 @@ def install(socketio: Any) -> bool:
     import gevent
     from geventwebsocket.exceptions import WebSocketError
 
-    class BatchingWebSocket(WebSocketWSGI):  # type: ignore[misc, valid-type]
+    class DirectWebSocket(WebSocketWSGI):  # type: ignore[misc, valid-type]
+        """gevent-websocket's wrapper, with every write going through one ``DirectWriter``."""
+
         def __call__(self, environ: Any, start_response: Any) -> Any:
-            self._pending: list[bytes] = []
-            self._flusher: Any = None
-            self._last_write = 0.0
-            return super().__call__(environ, start_response)
+            ws = environ.get("wsgi.websocket")
+            handler = getattr(getattr(ws, "stream", None), "handler", None)
+            self.writer = DirectWriter(handler.socket, gevent.spawn) if handler else None
+            eio_socket = getattr(self.app, "__self__", None)  # engine.io's Socket
+            if eio_socket is not None and self.writer is not None:
+                eio_socket.trackside_writer = self.writer
+            try:
+                return super().__call__(environ, start_response)
+            finally:
+                if eio_socket is not None:
+                    eio_socket.trackside_writer = None
+                if self.writer is not None:
+                    self.writer.close()
 
         def send(self, message: Any) -> None:
-            if self._sock.closed:
-                raise WebSocketError("socket is dead")
+            if self.writer is None:
+                return super().send(message)
             if isinstance(message, str):
-                data = frame(message.encode("utf-8"), 0x1)
+                data = text_frame(message)
             else:
                 data = frame(bytes(message), 0x2)
-            now = time.monotonic()
-            if (self._flusher is None and not self._pending
-                    and now - self._last_write > BURST_GAP_S):
-                self._last_write = now
-                self._sock.raw_write(data)  # quiet: straight out
-                return
-            self._pending.append(data)
-            if self._flusher is None:
-                self._flusher = gevent.spawn(self._flush)
-            elif len(self._pending) > MAX_BUFFERED:
-                self._flusher.join()
+            if not self.writer.write(data):
+                raise WebSocketError("socket is dead")
+            return None
 
-        def _flush(self) -> None:
-            try:
-                while self._pending:
-                    data = b"".join(self._pending)
-                    self._pending.clear()
-                    self._last_write = time.monotonic()
-                    self._sock.raw_write(data)
-            except Exception:  # noqa: BLE001 - a dead peer: close, the writer notices
-                self._pending.clear()
-                try:
-                    self._sock.close()
-                except Exception:  # noqa: BLE001
-                    pass
-            finally:
-                self._flusher = None
-
-    eio._async = {**eio._async, "websocket": BatchingWebSocket}
+    eio._async = {**eio._async, "websocket": DirectWebSocket}
     return True
