@@ -8,6 +8,7 @@ server parse the same text the same way.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,23 @@ class CameraSettings:
     fps: float | None = None
     timestamps: str | None = None
     readout_s: float = 0.0
+    #: The lanes a runner's torso crosses at the line's first and second point, e.g.
+    #: (8.0, 1.0) for a line drawn from the far side down to the kerb; ``None``: unknown.
+    lanes: tuple[float, float] | None = None
+    #: For a recorded file: the session (wall-clock) time of its first frame; ``None``
+    #: plays the file at its own frame rate from the moment the node starts.
+    start_s: float | None = None
+
+
+def lane_at(position: float, lanes: tuple[float, float]) -> float:
+    """The lane at ``position`` (0..1) along a camera line whose ends are in ``lanes``.
+
+    Linear between the two ends: with a camera across the track the lanes are
+    not quite evenly spaced along the line (perspective), so the estimate is
+    good to a fraction of a lane, which is what the core's lane cost allows for.
+    """
+    first, last = lanes
+    return first + position * (last - first)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +106,37 @@ def _mark(value: str, key: str) -> str:
     return value
 
 
+def _lanes(table: Mapping[str, Any], where: str) -> tuple[float, float] | None:
+    lanes = _get(table, "lanes", where, list, None)
+    if lanes is None:
+        return None
+    if len(lanes) != 2 or not all(isinstance(v, int | float) and not isinstance(v, bool)
+                                  for v in lanes):
+        raise ConfigError(f"{where}.lanes", "must be two lane numbers [at the line's first "
+                                            "point, at its second point]")
+    if not all(0 <= v <= 12 for v in lanes):
+        raise ConfigError(f"{where}.lanes", f"lanes are numbered from 1 (got {lanes})")
+    if lanes[0] == lanes[1]:
+        raise ConfigError(f"{where}.lanes", "the line's two ends cannot be in the same lane")
+    return float(lanes[0]), float(lanes[1])
+
+
+def _start_s(table: Mapping[str, Any], where: str) -> float | None:
+    """``start_s``: epoch seconds, or a TOML date-time, of a recorded file's first frame."""
+    value = table.get("start_s")
+    if value is None:
+        return None
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            raise ConfigError(f"{where}.start_s", "give the time zone, e.g. "
+                                                  "2026-11-29T09:30:00Z or +01:00")
+        return value.timestamp()
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"{where}.start_s", "must be a date-time (2026-11-29T09:30:00Z) or "
+                                              f"Unix seconds (got {value!r})")
+    return float(value)
+
+
 def parse_sensor(table: Mapping[str, Any], where: str) -> SensorConfig:
     """Parse one ``[[sensor]]`` table; ``where`` is its dotted path for messages."""
     if not isinstance(table, Mapping):
@@ -119,7 +168,8 @@ def parse_sensor(table: Mapping[str, Any], where: str) -> SensorConfig:
             raise ConfigError(f"{where}.readout_s", "must be in seconds, from 0 to 1")
         camera = CameraSettings(str(source), tuple(float(v) for v in line),
                                 None if fps is None else float(fps),
-                                _get(table, "timestamps", where, str, None), readout_s)
+                                _get(table, "timestamps", where, str, None), readout_s,
+                                _lanes(table, where), _start_s(table, where))
     elif kind == "rfid":
         protocol = _get(table, "protocol", where, str)
         if protocol not in RFID_PROTOCOLS:
@@ -147,7 +197,7 @@ def parse_sensor(table: Mapping[str, Any], where: str) -> SensorConfig:
         rfid = RfidSettings(protocol, _get(table, "port", where, str), baud, poll_hz, quiet_s,
                             antennas)
     known = {"kind", "id", "mark", "line", "source", "fps", "timestamps", "readout_s",
-             "protocol", "port", "baud", "poll_hz", "quiet_s", "antennas"}
+             "lanes", "start_s", "protocol", "port", "baud", "poll_hz", "quiet_s", "antennas"}
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(f"{where}.{unknown[0]}", "unknown setting")

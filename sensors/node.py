@@ -13,9 +13,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
-from sensors.config import SensorConfig
+from sensors.config import SensorConfig, lane_at
+from timing.values import Crossing, lane_flag
 
 log = logging.getLogger(__name__)
 HEALTH_PERIOD_S = 1.0
@@ -44,12 +47,83 @@ def build_runtime(sensor: SensorConfig, send: Any) -> Any:
         spec: str | int = int(settings.source) if settings.source.isdigit() else settings.source
         stamps = read_timestamps(settings.timestamps) if settings.timestamps else None
         detector = Detector(Line(*settings.line), DetectorSettings(readout_s=settings.readout_s))
-        camera = CameraSensor(FrameSource(spec, timestamps=stamps), detector, sensor.mark, send,
-                              sensor_id=sensor.id)
+        source: Any = FrameSource(spec, timestamps=stamps)
+        offset_s = 0.0
+        if not source.live:  # a recorded file: its timeline onto the session clock
+            source = RecordedFile(source, settings.start_s)
+            offset_s = source.origin_s
+        if settings.lanes is not None:
+            send = with_lane(send, settings.lanes)
+        camera = CameraSensor(source, detector, sensor.mark, send, sensor_id=sensor.id,
+                              clock_offset_s=offset_s)
         thread = threading.Thread(target=camera.run, name=f"camera-{sensor.id}", daemon=True)
         thread.start()
         return camera
     raise ValueError(f"sensor {sensor.id!r}: a {sensor.kind} sensor has no node runtime")
+
+
+def with_lane(send: Callable[[Crossing], Any], lanes: tuple[float, float]
+              ) -> Callable[[Crossing], Any]:
+    """``send`` with the lane estimate of each crossing's line position added as a flag."""
+    def send_with_lane(crossing: Crossing) -> Any:
+        return send(add_lane(crossing, lanes))
+    return send_with_lane
+
+
+def add_lane(crossing: Crossing, lanes: tuple[float, float]) -> Crossing:
+    """``crossing`` with its lane estimate (``timing.values.LANE_FLAG``), when it has a position."""
+    if crossing.position is None:
+        return crossing
+    return dataclasses.replace(crossing, flags=(*crossing.flags,
+                                                lane_flag(lane_at(crossing.position, lanes))))
+
+
+class RecordedFile:
+    """A video file played as a camera: its frames on the session clock, at their own pace.
+
+    A file's frame times start at 0 (or are its timestamps file's). The first
+    frame is put at ``start_s`` (the wall time it was recorded, from the
+    config) or, without one, at the moment the node starts, as if the file
+    were a live camera switched on then. A frame is not handed on before its
+    time on the clock: footage from the past is decoded at full speed, footage
+    "now" plays at its own frame rate, so crossings reach the screens when
+    they happen in the film. Times handed on are from the first frame;
+    ``origin_s`` is the offset to add (``CameraSensor(clock_offset_s=...)``).
+    """
+
+    def __init__(self, source: Any, start_s: float | None,
+                 clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], Any] | None = None) -> None:
+        self.source = source
+        self.clock = clock
+        self.origin_s = clock() if start_s is None else start_s
+        self._stop = threading.Event()
+        self._sleep = sleep or self._stop.wait
+        self._first_s: float | None = None
+        self.ended = False
+
+    def frames(self) -> Any:
+        """The file's frames, each one released once the clock reaches its time."""
+        for frame in self.source.frames():
+            if self._first_s is None:
+                self._first_s = frame.time_s
+            # from the first frame, whatever its PTS or timestamps-file time
+            frame = dataclasses.replace(frame, time_s=frame.time_s - self._first_s)
+            wait_s = self.origin_s + frame.time_s - self.clock()
+            while wait_s > 0 and not self._stop.is_set():
+                self._sleep(min(wait_s, 0.5))
+                wait_s = self.origin_s + frame.time_s - self.clock()
+            if self._stop.is_set():
+                return
+            yield frame
+        self.ended = True
+
+    def health(self) -> Any:
+        return self.source.health()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.source.close()
 
 
 def _plain(value: Any) -> Any:
@@ -70,9 +144,14 @@ def run_node(sensor: SensorConfig, server_url: str, token: str,
     try:
         while not stop.wait(HEALTH_PERIOD_S):
             sensor_health = _plain(runtime.health())
-            # "connected" on the server means the node's link; say the device's state apart
+            ended = getattr(getattr(runtime, "source", None), "ended", False)
+            if ended:
+                sensor_health["file_ended"] = True  # a recorded file played to its end
+            # "connected" on the server means the node's link; say the device's state apart,
+            # and "ok" (what the coach page shows) is the device's: a pulled reader is DOWN
+            device_ok = bool(sensor_health.get("connected"))
             health = {"kind": sensor.kind, "marks": list(sensor.marks()), **sensor_health,
-                      "sensor_connected": bool(sensor_health.get("connected")),
+                      "sensor_connected": device_ok, "ok": device_ok or ended,
                       "link": link.health()}
             link.send_health(health)
     finally:

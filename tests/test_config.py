@@ -1,5 +1,6 @@
 """Config files: the shipped examples load; every mistake names the file, key and reason."""
 
+import datetime
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,18 @@ def test_mixed_example_maps_antennas_to_marks():
     assert config.sensor("finish-cam").camera.line == (960.0, 120.0, 960.0, 1040.0)
 
 
+def test_camera_lanes_and_recorded_start_time():
+    config = parse_config({"sensor": [{**GOOD_SENSOR, "lanes": [8, 0.5],
+                                       "start_s": datetime.datetime(
+                                           2026, 11, 29, 9, 30, tzinfo=datetime.UTC)}]})
+    camera = config.sensor("cam").camera
+    assert camera.lanes == (8.0, 0.5)
+    assert camera.start_s == 1795944600.0
+    assert parse_config({"sensor": [{**GOOD_SENSOR, "start_s": 1795944600.5}]}
+                        ).sensor("cam").camera.start_s == 1795944600.5
+    assert load_config(CONFIG_DIR / "finish_camera.toml").sensor("finish-cam").camera.lanes
+
+
 GOOD_SENSOR = {"id": "cam", "kind": "camera", "mark": "finish", "source": "0",
                "line": [1, 2, 3, 4]}
 
@@ -32,6 +45,12 @@ GOOD_SENSOR = {"id": "cam", "kind": "camera", "mark": "finish", "source": "0",
     ({"sensor": [{**GOOD_SENSOR, "mark": "first_bend"}]}, "sensor[0].mark"),
     ({"sensor": [{**GOOD_SENSOR, "line": [1, 2, 3]}]}, "sensor[0].line"),
     ({"sensor": [{**GOOD_SENSOR, "kind": "radar"}]}, "sensor[0].kind"),
+    ({"sensor": [{**GOOD_SENSOR, "lanes": [1]}]}, "sensor[0].lanes"),
+    ({"sensor": [{**GOOD_SENSOR, "lanes": [3, 3]}]}, "sensor[0].lanes"),
+    ({"sensor": [{**GOOD_SENSOR, "lanes": [1, 40]}]}, "sensor[0].lanes"),
+    ({"sensor": [{**GOOD_SENSOR, "start_s": "yesterday"}]}, "sensor[0].start_s"),
+    ({"sensor": [{**GOOD_SENSOR, "start_s": datetime.datetime(2026, 11, 29, 9, 30)}]},
+     "sensor[0].start_s"),
     ({"sensor": [GOOD_SENSOR, GOOD_SENSOR]}, "sensor[1].id"),
     ({"sensor": [{"id": "r", "kind": "rfid", "protocol": "chafon", "port": "/dev/x"}]},
      "sensor[0].mark"),

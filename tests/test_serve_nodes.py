@@ -1,9 +1,12 @@
-"""`trackside serve --config` with an emulated serial reader on a pty, run as a sensor node.
+"""`trackside serve --config` with a pty reader and a video file as sensor nodes, end to end.
 
-The reader emulator writes tag reads as bytes into a real pty; the node process
-reads it with pyserial and sends crossings over the sensor link. Pulling the
-reader (closing the pty) shows it unhealthy in the health feed; plugging it
-back brings it back and its crossings flow again.
+The reader emulator writes tag reads as bytes into a real pty; its node process
+reads it with pyserial. A camera node plays a real encoded video file (rendered
+with a runner crossing the line at a known time) through the detector, its
+first frame put on the session clock by ``start_s``. Both send crossings over
+the sensor link into the core, and splits come out. In headless Chromium, the
+coach page's sensor panel shows both nodes; pulling the reader (closing the
+pty) shows it DOWN there, and plugging it back brings it back.
 """
 
 from __future__ import annotations
@@ -17,14 +20,25 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from sensors.camera.render import Scene, random_runner, render_clip
+from sensors.camera.source import FrameSource
+from sensors.config import lane_at
+from sensors.node import RecordedFile, add_lane
 from sensors.rfid.devices import make_device
 from sensors.rfid.emulator import Emulator
 from sensors.rfid.passmodel import TagPass
+from timing.plan import build_plan
+from timing.values import Crossing, flagged_lane
 
-TAG = "E2000017221101441890A001"
+ANA_TAG, BEN_TAG = "E2000017221101441890A001", "E2000017221101441890A002"
 ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+#: Where the clip's runner crosses the line, on the clip's own timeline (s).
+CLIP_CROSSING_S = 0.8
 
 
 def free_port() -> int:
@@ -47,14 +61,61 @@ def wait_for(predicate, timeout_s: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def clip(path: Path, lane: int = 1, seed: int = 7) -> Scene:
+    """A 1.6 s clip (60 fps, mp4v) of one runner in ``lane`` crossing at CLIP_CROSSING_S."""
+    rng = np.random.default_rng(seed)
+    scene = Scene(fps=60, duration_s=1.6, seed=seed, runners=(
+        random_runner(rng, CLIP_CROSSING_S, 360, lane=lane, direction=1),))
+    render_clip(path, scene)
+    return scene
+
+
+def test_a_recorded_file_plays_from_its_start_time_at_its_own_pace(tmp_path):
+    path = tmp_path / "clip.mp4"
+    clip(path)
+    now = [1_000.0]
+    slept: list[float] = []
+
+    def sleep(s: float) -> None:
+        slept.append(s)
+        now[0] += s
+
+    # no start_s: the first frame is "now", and each frame waits for its time
+    played = RecordedFile(FrameSource(str(path)), None, clock=lambda: now[0], sleep=sleep)
+    released = [(frame.time_s, now[0]) for frame in played.frames()]
+    assert played.origin_s == 1_000.0 and played.ended
+    assert len(released) == 96 and released[0][0] == 0.0
+    assert all(at >= played.origin_s + t - 1e-9 for t, at in released)
+    assert now[0] == pytest.approx(1_000.0 + released[-1][0], abs=0.5)
+    assert released[-1][0] == pytest.approx(95 / 60, abs=0.02)
+    # a start time in the past: footage from then, decoded without waiting
+    slept.clear()
+    past = RecordedFile(FrameSource(str(path)), 500.0, clock=lambda: now[0], sleep=sleep)
+    assert len(list(past.frames())) == 96 and not slept and past.origin_s == 500.0
+
+
+def test_a_camera_crossing_carries_the_lane_of_its_line_position():
+    crossing = Crossing("finish", 10.0, source="camera", position=0.25, flags=("x",))
+    tagged = add_lane(crossing, (8.0, 0.0))
+    assert tagged.flags[0] == "x" and flagged_lane(tagged.flags) == lane_at(0.25, (8.0, 0.0)) == 6.0
+    assert add_lane(Crossing("finish", 10.0, source="camera"), (8.0, 0.0)).flags == ()
+
+
 @pytest.mark.slow
-def test_serve_runs_a_pty_reader_node_through_unplug(tmp_path):
+def test_serve_runs_a_pty_reader_and_a_video_file_through_an_unplug(tmp_path):
     now = time.time()
-    # The gun was 72 s ago, so the first pass (home straight, 325 m) is a plausible 78 s
-    # split; later passes every 12 s (beyond the 8 s dead time) only exercise the node.
-    passes = [TagPass(TAG, now + 6 + 12 * i, seed=i) for i in range(6)]
+    ana, ben = build_plan(1200.0, 1, "standard"), build_plan(24 * 60.0, 2, "standard")
+    # The gun was 83 s ago. Ben's tag passes the home straight 8 s from now (a 91 s
+    # split), then every 12 s (beyond the reader's 8 s dead time) to exercise the node.
+    # Ana crosses the finish line at the end of lap 1 on plan, in the video file.
+    gun_s = now - 83.0
+    ana_finish_s = gun_s + ana.segments[4].cum_target_s
+    assert ana.segments[4].to_mark == "finish" and ben.segments[3].to_mark == "home_straight"
+    passes = [TagPass(BEN_TAG, now + 8 + 12 * i, seed=i) for i in range(6)]
     emulator = Emulator(make_device("ascii", passes, read_hz=40.0), clock=time.time).start()
     tty = emulator.open_pty(str(tmp_path / "ttyUSB0"))
+    video = tmp_path / "finish.mp4"
+    scene = clip(video)
     port, token = free_port(), "serve-token"
     config = tmp_path / "serve.toml"
     config.write_text(f"""
@@ -67,11 +128,26 @@ kind = "rfid"
 protocol = "ascii"
 port = "{tty}"
 mark = "home_straight"
+[[sensor]]
+id = "finish-cam"
+kind = "camera"
+mark = "finish"
+source = "{video}"
+line = {list(scene.line)}
+lanes = [8, 0]
+start_s = {ana_finish_s - CLIP_CROSSING_S!r}
 [[athlete]]
 id = "ana"
 name = "Ana"
+lane = 1
 five_k = "20:00"
-tags = ["{TAG}"]
+tags = ["{ANA_TAG}"]
+[[athlete]]
+id = "ben"
+name = "Ben"
+lane = 2
+five_k = "24:00"
+tags = ["{BEN_TAG}"]
 """)
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
@@ -82,23 +158,45 @@ tags = ["{TAG}"]
         wait_for(lambda: _up(base), 20, "the server")
         request = urllib.request.Request(
             f"{base}/api/v1/sessions/config/start", method="POST",
-            data=json.dumps({"time_s": now - 72.0}).encode(),
+            data=json.dumps({"time_s": gun_s}).encode(),
             headers={"Content-Type": "application/json", "X-Trackside-Token": token})
         urllib.request.urlopen(request, timeout=5).read()
 
-        def node():
-            return get(f"{base}/api/v1/health").get("nodes", {}).get("rfid-home")
+        def node(name: str) -> dict:
+            return get(f"{base}/api/v1/health").get("nodes", {}).get(name) or {}
 
-        wait_for(lambda: (node() or {}).get("crossings_total", 0) >= 1, 20, "a first crossing")
-        splits_before = _splits(base)
-        assert splits_before >= 1
-        emulator.unplug()
-        wait_for(lambda: (node() or {}).get("sensor_connected") is False, 15,
-                 "reader shown unplugged")
-        emulator.replug()
-        wait_for(lambda: (node() or {}).get("sensor_connected") is True, 15, "reader reconnected")
-        crossings = node()["crossings_total"]
-        wait_for(lambda: node()["crossings_total"] > crossings, 30, "a crossing after the replug")
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            coach = browser.new_page()
+            coach.goto(f"{base}/coach?token={token}")
+            coach.click(".tab[data-tab=sensors]")
+
+            def row(name: str):
+                return coach.locator("#sensor-rows tr", has_text=name)
+
+            # both nodes on the coach page, each as its device reports
+            row("finish-cam").wait_for(timeout=20_000)
+            wait_for(lambda: "connected" in row("rfid-home").inner_text(), 20, "reader shown")
+            # the camera's crossing (from the file) and the reader's reach the core as splits
+            ana_split = wait_for(lambda: _split(base, "ana", 1, "home"), 20, "Ana's camera split")
+            assert ana_split["source"] == "camera"
+            assert ana_split["time_s"] == pytest.approx(ana_finish_s, abs=0.06)
+            ben_split = wait_for(lambda: _split(base, "ben", 1, "turn2"), 20, "Ben's RFID split")
+            assert ben_split["source"] == "rfid"
+            assert ben_split["time_s"] == pytest.approx(passes[0].crossing_s, abs=0.2)
+
+            emulator.unplug()
+            wait_for(lambda: "DOWN" in row("rfid-home").inner_text(), 15, "reader DOWN on page")
+            assert node("rfid-home").get("sensor_connected") is False
+            emulator.replug()
+            wait_for(lambda: "connected" in row("rfid-home").inner_text(), 15,
+                     "reader back on the page")
+            crossings = node("rfid-home")["crossings_total"]
+            wait_for(lambda: node("rfid-home")["crossings_total"] > crossings, 30,
+                     "a crossing after the replug")
+            browser.close()
     finally:
         server.terminate()
         server.wait(timeout=20)
@@ -117,3 +215,13 @@ def _splits(base: str) -> int:
     state = get(f"{base}/api/v1/state")
     athletes = state.get("state", state).get("athletes", [])
     return sum(len(a.get("splits", [])) for a in athletes)
+
+
+def _split(base: str, athlete: str, lap: int, segment: str) -> dict | None:
+    state = get(f"{base}/api/v1/state")
+    for a in state.get("state", state).get("athletes", []):
+        if a.get("id") == athlete:
+            for split in a.get("splits", []):
+                if split.get("lap") == lap and split.get("segment") == segment:
+                    return split
+    return None

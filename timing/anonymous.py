@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from timing import states
-from timing.association import IMPOSSIBLE, assign
+from timing.association import IMPOSSIBLE, assign, lane_cost_s
 from timing.athlete import AthleteTrack
 from timing.dedup import make_reading, reading_key
-from timing.values import Crossing, Rejected
+from timing.values import Crossing, Rejected, flagged_lane
 
 if TYPE_CHECKING:
     from timing.rules import CoreConfig
@@ -80,6 +80,16 @@ class AnonymousMixin:
         return cluster
 
     def _cost(self, track: AthleteTrack, c: Crossing, t0: float, rids: frozenset[int]) -> float:
+        """Seconds of evidence against ``track`` for ``c``: time, plus lane when known."""
+        cost = self._time_cost(track, c, t0, rids)
+        if cost >= IMPOSSIBLE:
+            return cost
+        rules = self.rules
+        return cost + lane_cost_s(flagged_lane(c.flags), track.athlete.lane,
+                                  rules.lane_cost_s_per_lane, rules.lane_cost_max_s)
+
+    def _time_cost(self, track: AthleteTrack, c: Crossing, t0: float,
+                   rids: frozenset[int]) -> float:
         fold = track.fold
         t = c.time_s
         if fold is None or track.start_s is None or t <= track.start_s:

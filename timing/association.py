@@ -9,6 +9,15 @@ them there). The assignment minimising the total cost is found with the
 Hungarian algorithm, with one "nobody" column per crossing so a crossing far
 from every prediction stays unassigned rather than being forced on someone.
 
+Lane evidence. A camera whose node knows which lanes its line spans reports a
+lane estimate with each anonymous crossing; each lane between it and the
+athlete's lane adds a fixed number of seconds to that pairing's cost, capped
+(``lane_cost_s``). Time stays in charge: the
+cap bounds how much time difference a lane can outweigh, so two runners who
+cross a few tenths apart are told apart by their lanes, while a crossing that
+clearly matches one runner's predicted arrival stays theirs. A crossing
+without an estimate costs time only.
+
 An assignment is *ambiguous* when swapping it with another (or giving the
 crossing to an unassigned athlete instead) would cost less than
 ``ambiguity_margin_s`` more: the two orders were nearly equally likely.
@@ -22,6 +31,19 @@ import math
 IMPOSSIBLE = 1e9
 #: Cost of leaving a crossing unassigned (chosen only if every athlete is impossible).
 NOBODY = 1e6
+
+
+def lane_cost_s(estimate: float | None, lane: int, per_lane_s: float, max_s: float) -> float:
+    """Seconds added to a pairing whose lane estimate is ``estimate`` for an athlete in ``lane``.
+
+    Zero without an estimate; else ``per_lane_s`` per lane of difference, at most
+    ``max_s``. Convex up to the cap, so for a pack the cheapest assignment by lane
+    pairs crossings and athletes in lane order even when every estimate is off by
+    the same amount (a camera's lane mapping a little out).
+    """
+    if estimate is None:
+        return 0.0
+    return min(max_s, per_lane_s * abs(estimate - lane))
 
 
 def hungarian(cost: list[list[float]]) -> list[int]:

@@ -388,11 +388,12 @@ class Core(AnonymousMixin):
                                      self.rules.tolerance_for(c.source), "detected_start",
                                      pre, updates, post):
                     return
-            elif (c.mark == idx.marks[0] and idx.dist[0] <= self.rules.detect_start_max_m
-                  and self._start_track(track, c.time_s - idx.target[0], "detected",
-                                        self.rules.tolerance_for("detected"), "detected_start",
-                                        pre, updates, post)):
-                pass
+            elif c.mark == idx.marks[0] and idx.dist[0] <= self.rules.detect_start_max_m:
+                # The first mark is near the start: its time less the planned segment is
+                # the start. The reading itself is then kept below, like any other.
+                self._start_track(track, c.time_s - idx.target[0], "detected",
+                                  self.rules.tolerance_for("detected"), "detected_start",
+                                  pre, updates, post)
             if track.start_s is None:
                 self._reject(c, "not_started", f"{track.athlete.name} has not started (no gun "
                              "and no start-line crossing yet)", pre, track.id)

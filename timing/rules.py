@@ -40,6 +40,13 @@ class CoreConfig:
     cluster_gap_s: float = 2.0
     #: Largest group of anonymous crossings assigned jointly (a cost bound).
     max_cluster: int = 24
+    #: Lane evidence for anonymous crossings (a camera's lane estimate, ``LANE_FLAG``):
+    #: each lane between the estimate and the athlete's lane adds this many seconds to
+    #: the pairing's cost, at most ``lane_cost_max_s``. The cap keeps time in charge: a
+    #: lane decides between arrivals less than a second apart (a pack), never against a
+    #: time match better by more than the cap.
+    lane_cost_s_per_lane: float = 0.5
+    lane_cost_max_s: float = 1.0
     #: A waiting athlete's first mark no further than this from the start may
     #: detect the start (start = crossing time - planned time of that segment).
     detect_start_max_m: float = 30.0

@@ -8,6 +8,7 @@ session clock, distances are metres.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 #: Marks, in the order a runner meets them on a lap (the mile start is only met once).
@@ -26,6 +27,12 @@ SEGMENTS: tuple[str, ...] = ("start", "turn1", "backstretch", "turn2", "home", "
 
 #: Efforts, from easiest to hardest.
 EFFORTS: tuple[str, ...] = ("5k", "surge", "max", "kick")
+
+#: Flag prefix of a camera's lane estimate for an anonymous crossing ("lane=3.25"): the
+#: camera node turns the crossing's ``position`` along its line into a lane with the
+#: camera's ``lanes`` setting; the core weighs it when assigning the crossing. A flag,
+#: not a field, so that it travels the sensor link and the event log unchanged.
+LANE_FLAG = "lane="
 
 #: Source kinds, best timing precision first: when one mark is seen by several
 #: sensors the core keeps the reading from the most precise kind.
@@ -208,3 +215,23 @@ class Notice:
     lap: int | None = None
     segment: str | None = None
     seq: int = field(default=0, compare=False)
+
+
+def lane_flag(lane: float) -> str:
+    """The flag that carries a lane estimate (see ``LANE_FLAG``), to a hundredth of a lane."""
+    return f"{LANE_FLAG}{lane:.2f}"
+
+
+def flagged_lane(flags: tuple[str, ...]) -> float | None:
+    """The lane estimate among ``flags``; ``None`` when there is none or it is not a number.
+
+    A malformed estimate is only a missing hint: the crossing is still timed, by time alone.
+    """
+    for flag in flags:
+        if isinstance(flag, str) and flag.startswith(LANE_FLAG):
+            try:
+                lane = float(flag[len(LANE_FLAG):])
+            except ValueError:
+                return None
+            return lane if math.isfinite(lane) else None
+    return None

@@ -3,14 +3,12 @@
 gevent with gevent-websocket is the measured choice (docs/performance.md,
 "Broadcast"); the monkey-patching happens here, first thing when the command
 runs, so ``trackside plan`` never pays for it. Sensor nodes are separate
-processes; when the supervisor module exists (``dashboard/supervisor.py``
-with ``start_supervisor(app, server_url, token) -> object with stop()``) it is
-started after the server is listening and stopped on Ctrl-C.
+processes, one per configured sensor, kept alive by ``dashboard.supervisor``: it
+is started once the server is listening and stopped on Ctrl-C.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import signal
 import socket
@@ -20,22 +18,6 @@ from typing import Any
 import click
 
 log = logging.getLogger(__name__)
-
-#: Where the sensor-node supervisor lives ("module:function"); missing module = no nodes.
-SUPERVISOR_HOOK = "dashboard.supervisor:start_supervisor"
-
-
-def start_supervisor(app: Any, server_url: str, token: str) -> Any | None:
-    """Start the sensor-node supervisor if it is installed; ``None`` when it is not."""
-    module_name, attr = SUPERVISOR_HOOK.split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        return None
-    return getattr(module, attr)(app, server_url, token)
-
 
 def banner(host: str, port: int, token: str, generated: bool) -> str:
     """What `serve` prints: where to point the tablet and the screen."""
@@ -97,6 +79,7 @@ def serve(config_file: str | None, host: str | None, port: int | None, db_path: 
         monkey.patch_all()
     from dashboard import create_app
     from dashboard.config import ConfigFileError
+    from dashboard.supervisor import start_supervisor
 
     overrides: dict[str, Any] = {"ASYNC_MODE": async_mode}
     if config_file:
@@ -125,11 +108,16 @@ def serve(config_file: str | None, host: str | None, port: int | None, db_path: 
         local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         supervisor = start_supervisor(app, f"http://{local}:{port}", app.config["TOKEN"])
 
-    def shutdown(*_args: Any) -> None:
-        click.echo("stopping…")
+    def stop_all() -> None:
         if supervisor is not None:
             supervisor.stop()
         socketio.stop()
+
+    def shutdown(*_args: Any) -> None:
+        # a signal handler runs inside gevent's loop, where waiting for the nodes to
+        # exit would block it: stop them from a task of their own
+        click.echo("stopping…")
+        socketio.start_background_task(stop_all)
 
     signal.signal(signal.SIGTERM, shutdown)
     socketio.start_background_task(after_listen)
