@@ -16,8 +16,12 @@ from test_dashboard_support import TOKEN, ServerProcess, plan_crossings
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
+# trackside.lan: the server under a LAN-style name, an insecure context (like
+# http://10.0.0.2:5000 on the field), where the page has no Wake Lock API
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+        "--disable-component-update", "--disable-sync", "--no-first-run",
+        "--host-resolver-rules=MAP trackside.lan 127.0.0.1",
+        "--autoplay-policy=no-user-gesture-required"]
 IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
 XSS = '<img src=x onerror="window.pwned=1">Ann'
 
@@ -167,4 +171,49 @@ def test_screen_shows_waiting_state_and_picker(server, browser):
         "document.querySelectorAll('section.panel[data-athlete]').length === 1")
     assert page.locator("section.panel").get_attribute("data-athlete") == "a2"
     assert "athletes=a2" in page.url
+    ctx.close()
+
+
+def test_screen_ghost_moves_between_crossings_and_says_if_it_keeps_awake(server, browser):
+    """No split arrives for seconds, yet the ghost gap moves with the server's clock."""
+    import time
+
+    names = {"athletes": [{"id": "g1", "name": "Gus", "five_k_s": 1200, "lane": 1}]}
+    assert server.post("/sessions", names).status_code == 201
+    start_s = time.time() - 40.0  # the gun went 40 s ago (same machine: same clock)
+    assert server.post("/sessions/current/start", {"time_s": start_s}).status_code == 200
+    state = server.state()
+    # two marks: the second split 2 s slower than plan (ratio to plan ~0.93)
+    marks = plan_crossings(state, "g1", start_s, [0.2, 2.2])
+    for mark, t in marks:
+        assert server.post("/crossings", {"mark": mark, "time_s": t, "athlete": "g1"}
+                           ).status_code == 200
+    last = server.state()["athletes"][0]["splits"][-1]
+    ctx = browser.new_context(viewport={"width": 1920, "height": 1080})
+    ctx.set_default_timeout(8000)
+    page = ctx.new_page()
+    page.goto(f"http://trackside.lan:{server.port}/screen?athletes=g1")
+    page.wait_for_selector("#conn.live")
+    ghost = page.locator("section.panel[data-athlete=g1] [data-role=ghost]")
+    ghost.wait_for()
+    read = "() => parseFloat(document.querySelector('[data-role=ghost]').dataset.gapM)"
+    gap1 = page.evaluate(read)
+    page.wait_for_timeout(1500)
+    gap2 = page.evaluate(read)
+    # the runner is behind plan and slower than it: the ghost pulls away, ~0.3-0.8 m/s
+    assert gap1 < last["ghost_gap_m"] and gap2 < gap1 - 0.2, (last["ghost_gap_m"], gap1, gap2)
+    assert gap1 - gap2 < 2.0
+    assert f"{abs(gap2):.1f} m" in ghost.text_content() or f"{abs(page.evaluate(read)):.1f} m" \
+        in ghost.text_content()
+    # plain http on a LAN name: no Wake Lock API, and the bar says what holds instead
+    assert page.evaluate("window.isSecureContext") is False
+    assert page.evaluate("'wakeLock' in navigator") is False
+    awake = page.locator("#awake")
+    page.wait_for_function("document.querySelector('#awake').dataset.state !== 'off'"
+                           " || document.querySelector('#awake').textContent.includes('http')")
+    assert awake.get_attribute("data-state") in ("video", "off")
+    assert "http" in awake.text_content()
+    if awake.get_attribute("data-state") == "video":
+        assert page.evaluate("!document.querySelector('video.keepawake').paused")
+    page.screenshot(path=str(IMG / "screen-lan.png"))
     ctx.close()

@@ -280,6 +280,7 @@
     role: "coach", statusEl: $("#conn"),
     onSnapshot: (m) => { model.loadSnapshot(m); renderAll(); },
     onSplit: (s) => { if (model.applySplit(s)) scheduleRender(); },
+    onSplits: (list) => { if (list.map((s) => model.applySplit(s)).some(Boolean)) scheduleRender(); },
     onHealth: (h) => { model.nodes[h.node] = h.health; renderSensors(); },
     onRejected: (r) => say(`Rejected crossing: ${r.reason}`, "warn", true),
     onNotice: (n) => { if (n.text) say(String(n.text), "info", true); },

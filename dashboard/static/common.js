@@ -143,6 +143,41 @@ const TS = (() => {
     serverNow() { return Date.now() / 1000 + this.serverOffsetS; }
   }
 
+  // ---- the ghost between crossings ------------------------------------------------
+  /* Metres a runner exactly on plan has covered elapsedS after the gun (plan segments
+   * carry cum_target_s and cum_distance_m; linear inside a segment, like the core). */
+  function planDistanceAt(plan, elapsedS) {
+    if (!plan.length || !(elapsedS > 0)) return 0;
+    let prevT = 0, prevD = 0;
+    for (const seg of plan) {
+      if (elapsedS <= seg.cum_target_s) {
+        const span = seg.cum_target_s - prevT;
+        return prevD + (span > 0 ? (elapsedS - prevT) / span : 1) * (seg.cum_distance_m - prevD);
+      }
+      prevT = seg.cum_target_s; prevD = seg.cum_distance_m;
+    }
+    const last = plan[plan.length - 1];  // past the plan: the last segment's pace, like the core
+    return prevD + (last.target_s > 0 ? (elapsedS - prevT) * last.distance_m / last.target_s : 0);
+  }
+  /* The ghost gap now (m, positive: ahead of the ghost), moving between crossings.
+   * The ghost runs the plan on the server's clock. The runner is assumed to run on
+   * at the ratio to plan of their last split (the core fills missed marks the same
+   * way), clamped to 0.5-2: at the crossing this is exactly the split's ghost_gap_m,
+   * and a runner slower than plan sees the ghost pull away second by second. The
+   * runner is never placed past the next mark: no split for it has come yet. */
+  function ghostGapNow(a, serverNowS) {
+    const s = a.last;
+    if (!s || typeof s.ghost_gap_m !== "number") return null;
+    if (a.start_s === null || a.start_s === undefined || a.status === "finished" || !s.next_cue) return s.ghost_gap_m;
+    const sinceS = serverNowS - s.time_s;
+    if (!(sinceS > 0) || !(s.cum_target_s >= 0)) return s.ghost_gap_m;
+    const ratio = s.split_s > 0 && s.target_s > 0 ? Math.min(2, Math.max(0.5, s.target_s / s.split_s)) : 1;
+    let runner = planDistanceAt(a.plan, s.cum_target_s + ratio * sinceS);
+    const next = a.plan[(s.index ?? -1) + 1];
+    if (next) runner = Math.min(runner, next.cum_distance_m);
+    return runner - planDistanceAt(a.plan, serverNowS - a.start_s);
+  }
+
   // ---- the connection ------------------------------------------------------
   /* Connects with automatic reconnect; every (re)connect starts with a snapshot. */
   function connect(opts) {
@@ -156,7 +191,8 @@ const TS = (() => {
     setStatus("connecting", "connecting…");
     const socket = io({
       // A function, so every reconnect sends what the page follows now.
-      auth: (cb) => cb({ role: opts.role,
+      // batch: several splits of one burst may come as one `splits` event (a list)
+      auth: (cb) => cb({ role: opts.role, batch: true,
         athletes: typeof opts.athletes === "function" ? opts.athletes() : (opts.athletes || []) }),
       transports: ["websocket", "polling"],
       reconnection: true, reconnectionDelay: 500, reconnectionDelayMax: 3000,
@@ -171,7 +207,13 @@ const TS = (() => {
     socket.io.on("reconnect_attempt", (n) => setStatus("offline", `offline — reconnecting (${n})…`));
     socket.on("connect_error", () => setStatus("offline", "offline — reconnecting…"));
     socket.on("snapshot", check((m) => { setStatus("live", "live"); opts.onSnapshot(m); }));
-    socket.on("split", check(opts.onSplit || (() => {})));
+    const onSplit = opts.onSplit || (() => {});
+    socket.on("split", check(onSplit));
+    socket.on("splits", (list) => {
+      if (!Array.isArray(list)) { console.warn("ignored splits", list); return; }
+      const ok = list.filter((m) => m && m.v === WIRE_VERSION);
+      if (opts.onSplits) opts.onSplits(ok); else ok.forEach(onSplit);
+    });
     socket.on("health", check(opts.onHealth || (() => {})));
     socket.on("notice", check(opts.onNotice || (() => {})));
     socket.on("rejected", check(opts.onRejected || (() => {})));
@@ -194,5 +236,5 @@ const TS = (() => {
   }
 
   return { el, clear, $, fmtClock, fmtDev, devClass, SEGMENT_LABEL, MARK_LABEL, token, setToken,
-    takeTokenFromUrl, api, Model, connect, measureOffset };
+    takeTokenFromUrl, api, Model, connect, measureOffset, planDistanceAt, ghostGapNow };
 })();

@@ -35,6 +35,25 @@
     const seg = a.plan[Math.min(a.splits.size, a.plan.length - 1)];
     return seg ? `LAP ${seg.lap}/${laps}` : "";
   }
+  // ---- the ghost gap, moving between crossings ------------------------------------------
+  let clockOffsetS = null;  // NTP-style over the socket; until then the snapshot's estimate
+  function serverNow() { return clockOffsetS === null ? model.serverNow() : Date.now() / 1000 + clockOffsetS; }
+  function ghostText(gap) {
+    return gap === null ? "" : `ghost ${Math.abs(gap).toFixed(1)} m ${gap >= 0 ? "behind you" : "ahead"}`;
+  }
+  /* Four times a second: only the ghost text changes, the rest waits for a split. */
+  function tickGhosts() {
+    const now = serverNow();
+    for (const span of document.querySelectorAll('[data-role="ghost"]')) {
+      const a = model.athletes.get(span.closest("[data-athlete]").dataset.athlete);
+      if (!a) continue;
+      const gap = TS.ghostGapNow(a, now);
+      span.textContent = ghostText(gap);
+      if (gap === null) delete span.dataset.gapM; else span.dataset.gapM = gap.toFixed(2);
+    }
+  }
+  setInterval(tickGhosts, 250);
+
   function render() {
     const box = clear($("#panels"));
     const list = shown();
@@ -42,7 +61,7 @@
     for (const a of list) {
       const s = a.last;
       const cue = cueOf(a);
-      const gap = s && isFinite(s.ghost_gap_m) ? s.ghost_gap_m : null;
+      const gap = TS.ghostGapNow(a, serverNow());
       box.append(el("section", { class: "panel", "data-athlete": a.id },
         el("div", { class: "panel-head" },
           el("span", { class: "who", text: a.name }),
@@ -53,8 +72,8 @@
         el("div", { class: "cue effort-" + (cue ? cue.effort : "none"), "data-role": "cue", text: cue ? cue.text : "" }),
         el("div", { class: "panel-foot" },
           el("span", { class: "total " + devClass(s ? s.cum_deviation_s : null, onPlanS), text: s ? `total ${fmtDev(s.cum_deviation_s)}` : "" }),
-          el("span", { class: "ghost", "data-role": "ghost",
-            text: gap === null ? "" : `ghost ${Math.abs(gap).toFixed(1)} m ${gap >= 0 ? "behind you" : "ahead"}` }),
+          el("span", { class: "ghost", "data-role": "ghost", "data-gap-m": gap === null ? null : gap.toFixed(2),
+            text: ghostText(gap) }),
           el("span", { class: "proj", text: s ? `→ ${fmtClock(s.projected_finish_s)}` : "" }))));
       if (speak && cue && s && lastSpoken.get(a.id) !== s.seq) {
         lastSpoken.set(a.id, s.seq);
@@ -94,15 +113,46 @@
   speakBtn.addEventListener("click", (ev) => { ev.stopPropagation(); speak = !speak; renderSpeak(); if (speak) say("Cues on"); });
   renderSpeak();
 
+  /* Keep the display awake. The Wake Lock API needs a secure context (https, or
+   * localhost): a screen opened as http://<laptop-ip>:5000 on the LAN has none. Then
+   * a tiny muted looping video plays (media playback keeps many devices awake; not
+   * all), and the bar says so in words, so nobody trusts a lock that is not held. */
   let wakeLock = null;
+  let video = null;
+  const awakeEl = $("#awake");
+  function showAwake(state, text) {
+    document.body.dataset.wakeLock = state;
+    awakeEl.dataset.state = state;
+    awakeEl.textContent = text;
+  }
   async function keepAwake() {
     try {
       if ("wakeLock" in navigator && document.visibilityState === "visible" && !wakeLock) {
         wakeLock = await navigator.wakeLock.request("screen");
         wakeLock.addEventListener("release", () => { wakeLock = null; });
       }
-    } catch (e) { /* not allowed yet (needs a gesture or https): retry on the next tap */ }
-    document.body.dataset.wakeLock = wakeLock ? "on" : "off";
+    } catch (e) { /* refused (no gesture yet, battery saver...): retry on the next tap */ }
+    if (wakeLock) {
+      if (video) video.pause();
+      showAwake("on", "screen kept awake");
+      return;
+    }
+    if (!video) {
+      video = el("video", { class: "keepawake", muted: true, loop: true, playsinline: true,
+        src: "/static/keepawake.webm", "aria-hidden": "true" });
+      video.muted = true;
+      document.body.append(video);
+    }
+    try {
+      await video.play();
+      showAwake("video", window.isSecureContext
+        ? "screen lock refused: keeping awake with a video (tap to retry)"
+        : "no screen lock over http: keeping awake with a video, may still sleep");
+    } catch (e) {
+      showAwake("off", window.isSecureContext
+        ? "screen may sleep: tap to keep it awake"
+        : "screen may sleep (no lock over http): tap, or set the display to never sleep");
+    }
   }
   document.addEventListener("visibilitychange", keepAwake);
   document.addEventListener("click", () => {
@@ -118,6 +168,11 @@
     role: "screen", athletes: () => follow, statusEl: $("#conn"),
     onSnapshot: (m) => { model.loadSnapshot(m); render(); },
     onSplit: (s) => { if (model.applySplit(s)) render(); },
+    onSplits: (list) => { if (list.map((s) => model.applySplit(s)).some(Boolean)) render(); },
+  });
+  socket.on("connect", async () => {
+    const best = await TS.measureOffset(socket);
+    if (best) clockOffsetS = best.offset;
   });
   window.trackside = { model, socket };
 })();
