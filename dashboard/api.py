@@ -70,9 +70,13 @@ def _athletes(body: Any) -> tuple[str, ...] | None:
 def health() -> Response:
     svc = service()
     backlogs = svc.broadcaster.backlogs()
+    buffered = svc.broadcaster.buffered_bytes()
     return jsonify(ok=True, server_time_s=svc.clock(), nodes=svc.nodes.as_dict(),
                    counters=svc.counters, broadcast=svc.broadcaster.counters,
-                   clients=len(backlogs), max_backlog=max(backlogs.values(), default=0))
+                   fanout=svc.broadcaster.fanout.counters,
+                   clients=len(backlogs), max_backlog=max(backlogs.values(), default=0),
+                   max_buffered_bytes=max(buffered.values(), default=0),
+                   lagging=svc.broadcaster.lagging_count())
 
 
 @bp.get("/stages")

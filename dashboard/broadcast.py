@@ -186,6 +186,12 @@ class Broadcaster:
             out[sid] = writer.buffered_bytes if writer is not None else 0
         return out
 
+    def lagging_count(self) -> int:
+        """Clients whose socket buffer is past its bound (they get a snapshot when drained)."""
+        sockets = getattr(self.socketio.server.eio, "sockets", {})
+        return sum(1 for sock in list(sockets.values())
+                   if getattr(getattr(sock, "trackside_writer", None), "lagging", False))
+
     def _monitor_loop(self) -> None:
         while self._running:
             self.socketio.sleep(self.monitor_interval_s)

@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+import requests
 import socketio
 from test_dashboard_support import ServerProcess, plan_crossings, roster_payload
 
@@ -101,6 +102,34 @@ def test_unauthenticated_calls_are_refused_by_the_real_server(server):
         sio.connect(server.url, namespaces=["/node"], auth={"token": "wrong", "node": "x"},
                     transports=["websocket"], wait_timeout=3)
     assert all(not a["splits"] for a in server.state()["athletes"])
+
+
+def test_a_coach_socket_without_token_only_watches(server):
+    """role=coach without a token joins the read-only coach room; no page event mutates."""
+    state = start_session(server)
+    before = server.state()
+    watcher = Recorder(server.url, role="coach")  # no token anywhere
+    try:
+        assert watcher.wait("snapshot", 1)
+        (mark, t), = plan_crossings(state, "a1", START_S, [0.2])
+        crossing = {"mark": mark, "time_s": t, "athlete": "a1", "source": "tap"}
+        for event, data in [("crossings", {"crossings": [{"seq": 1, **crossing}]}),
+                            ("crossing", crossing), ("health", {"health": {"x": 1}}),
+                            ("start", {"time_s": START_S + 5}), ("end", {}),
+                            ("dnf", {"athlete": "a1"}), ("setup", roster_payload(("Eve",))),
+                            ("follow", {"athletes": ["a1"]}), ("sync", {})]:
+            watcher.sio.emit(event, data)
+        reply = watcher.sio.call("clock", {}, timeout=5)  # read-only probes still answer
+        assert reply["t2"] >= reply["t1"]
+        time.sleep(0.3)
+        after = server.state()
+        assert after["athletes"] == before["athletes"] and after["ended_s"] is None
+        assert requests.get(server.url + "/api/v1/health", timeout=2).json()["nodes"] == {}
+        # ...and it does watch: a split posted with the token reaches it
+        assert server.post("/crossings", crossing).status_code == 200
+        assert watcher.wait("split", 1)[0]["athlete"] == "a1"
+    finally:
+        watcher.close()
 
 
 @pytest.mark.slow
