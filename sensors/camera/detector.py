@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sensors.camera.background import BackgroundModel, BackgroundSettings
+from sensors.camera.envelope import fit_crossing, torso_band
 from sensors.camera.line import Line, StripGeometry, strip_geometry
 from sensors.camera.torso import TorsoObservation, find_torsos
 
@@ -59,8 +60,11 @@ class DetectorSettings:
     after_frames: int = 4
     #: How many frames nearest the line the crossing time is solved from.
     fit_frames: int = 8
-    #: Which quantile of the per-frame crossing estimates is the torso (see _solve).
+    #: Which quantile of the per-frame crossing estimates is the first guess (see _solve).
     envelope_quantile: float = 0.75
+    #: Frames within this time of the crossing feed the leading-edge envelope (envelope.py);
+    #: the crossing is reported once this much footage after it is in (or the track ends).
+    envelope_window_s: float = 0.2
     background: BackgroundSettings = field(default_factory=BackgroundSettings)
 
 
@@ -98,6 +102,10 @@ class _Sample:
     t_minus_s: float
     clip_plus: bool
     clip_minus: bool
+    #: Signed distance past the line (px) of the body's leading edge per strip
+    #: column, moving towards +d and towards -d (NaN: not seen).
+    edges_plus_px: np.ndarray
+    edges_minus_px: np.ndarray
 
 
 @dataclass(slots=True)
@@ -270,7 +278,19 @@ class Detector:
             t_minus_s=t_s + self._shutter_delay(obs.front_minus, obs.front_minus_col),
             clip_plus=obs.front_plus >= top - 1.0,
             clip_minus=obs.front_minus <= 1.0,
+            edges_plus_px=self._edge_profile(obs, obs.edges_plus, +1),
+            edges_minus_px=self._edge_profile(obs, obs.edges_minus, -1),
         )
+
+    def _edge_profile(self, obs: TorsoObservation, rows: np.ndarray | None,
+                      sign: int) -> np.ndarray:
+        g = self.geometry
+        out = np.full(g.shape[1], np.nan)
+        if rows is not None:
+            out[obs.edges_col0 : obs.edges_col0 + len(rows)] = (
+                sign * (rows - g.center_row) * g.step_px
+            )
+        return out
 
     def _shutter_delay(self, row: float, col: float) -> float:
         readout = self.settings.readout_s
@@ -287,6 +307,7 @@ class Detector:
             if waiting and (
                 index - track.crossing_frame >= self.settings.after_frames - 1
                 and _samples_after(track) >= self.settings.after_frames
+                and self._window_complete(track)
                 or track.missed > 1
             ):
                 c = self._solve(track)
@@ -298,6 +319,11 @@ class Detector:
                 keep.append(track)
         self._tracks = keep
         return self._finish(out)
+
+    def _window_complete(self, track: _Track) -> bool:
+        """Has enough footage after the crossing come in for the envelope?"""
+        first_after = next(s for s in track.samples if s.frame >= (track.crossing_frame or 0))
+        return track.samples[-1].time_s - first_after.time_s >= self.settings.envelope_window_s
 
     # -- solving --------------------------------------------------------------
 
@@ -338,6 +364,9 @@ class Detector:
         time_s = float(np.quantile(estimates, q)) if len(estimates) >= 4 else float(
             np.median(estimates)
         )
+        fit = self._envelope(track, direction, time_s)
+        if fit is not None:
+            time_s, slope = fit.time_s, fit.speed_px_s
         height_px = float(np.median([s.obs.height for s in track.samples])) * self.geometry.step_px
         speed = float(slope)
         if height_px > 0 and speed / height_px < self.settings.min_speed_heights_per_s:
@@ -371,6 +400,45 @@ class Detector:
             height_px=height_px,
             track_id=track.track_id,
         )
+
+    def _envelope(self, track: _Track, direction: int, guess_s: float):
+        """Refine ``guess_s`` from the body's leading-edge profiles (see envelope.py)."""
+        window = max(self.settings.envelope_window_s, 3.5 * (self._dt_s or 0.0))
+        near = [s for s in track.samples if abs(s.time_s - guess_s) <= window]
+        if len(near) < 4:
+            return None
+        heights = np.array([s.obs.height for s in near])
+        full = [s for s in near if s.obs.height >= 0.8 * heights.max()]
+        head_first = self._head_first
+        if head_first is False:
+            head = float(np.median([s.obs.body_lo + s.obs.height - 1 for s in full]))
+        else:
+            head = float(np.median([s.obs.body_lo for s in full]))
+        if head_first is None:
+            head = float(np.median([s.obs.body_lo + 0.5 * (s.obs.height - 1) for s in full]))
+        band = torso_band(head, float(np.quantile(heights, 0.8)), head_first,
+                          self.geometry.shape[1])
+        edges = np.stack([s.edges_plus_px if direction > 0 else s.edges_minus_px for s in near])
+        times = np.array([s.time_s for s in near])
+        return fit_crossing(times, edges, band, guess_s, self._column_delays(),
+                            self.geometry.step_px)
+
+    @property
+    def _head_first(self) -> bool | None:
+        """Is the runners' head at the line's first point (None: the line is not upright)?"""
+        dx, dy = self.line.x2 - self.line.x1, self.line.y2 - self.line.y1
+        if abs(dy) < abs(dx):
+            return None
+        return dy > 0
+
+    def _column_delays(self) -> np.ndarray | None:
+        """Rolling-shutter delay of each strip column where it meets the line."""
+        if not self.settings.readout_s or not self._image_height:
+            return None
+        g = self.geometry
+        cols = np.arange(g.shape[1], dtype=np.float64)
+        y = g.image_y(np.full_like(cols, g.center_row), cols)
+        return (y / self._image_height - 0.5) * self.settings.readout_s
 
     def _finish(self, crossings: list[LineCrossing]) -> list[LineCrossing]:
         """Flag crossings within one frame interval of another; keep a short memory."""

@@ -24,10 +24,12 @@ Everything is in strip coordinates: rows across the line, columns along it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+
+from sensors.camera.edges import leading_edges
 
 #: Opening radius as a fraction of the largest inscribed radius.
 OPEN_FRACTION = 0.62
@@ -65,6 +67,13 @@ class TorsoObservation:
     #: Extent of the whole blob along the line, in samples (about the body's height).
     height: int
     merged: bool
+    #: The whole body's leading edge row per strip column from ``edges_col0``
+    #: on (NaN: empty column), towards +rows and towards -rows (see edges.py).
+    edges_col0: int = 0
+    #: First strip column of the whole body (its extent is ``height``).
+    body_lo: int = 0
+    edges_plus: np.ndarray | None = field(default=None, compare=False)
+    edges_minus: np.ndarray | None = field(default=None, compare=False)
 
 
 def find_torsos(
@@ -136,6 +145,13 @@ def _measure_blob(
     y0, y1 = max(0, y - pad), min(rows, y + h + pad)
     x0, x1 = max(0, x - pad), min(cols, x + w + pad)
     blob = (labels[y0:y1, x0:x1] == label).astype(np.uint8)
+    diff = difference[y0:y1, x0:x1]
+    body = cv2.morphologyEx(blob, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+    edges_plus = leading_edges(body, diff, +1) + y0
+    edges_minus = leading_edges(body, diff, -1) + y0
+    # Edges cut by the strip's ends are unknown, not measured.
+    edges_plus[edges_plus >= rows - 2] = np.nan
+    edges_minus[edges_minus <= 1] = np.nan
     # Extend blobs cut by the strip's edge, so the edge does not thin them.
     top = pad if y0 == 0 else 0
     bottom = pad if y1 == rows else 0
@@ -167,7 +183,6 @@ def _measure_blob(
     torso = lab == best
     if colour is not None:
         torso = _same_clothing(torso, colour[y0:y1, x0:x1], r)
-    diff = difference[y0:y1, x0:x1]
     level = float(np.median(diff[torso])) if torso.any() else 0.0
     fp, fpc = _front(torso, diff, level, +1)
     fm, fmc = _front(torso, diff, level, -1)
@@ -187,6 +202,10 @@ def _measure_blob(
             radius=radius,
             height=w,
             merged=bool(merged),
+            edges_col0=x0,
+            body_lo=x,
+            edges_plus=edges_plus,
+            edges_minus=edges_minus,
         )
     ]
 
