@@ -37,23 +37,30 @@ class CameraSettings:
     fps: float | None = None
     timestamps: str | None = None
     readout_s: float = 0.0
-    #: The lanes a runner's torso crosses at the line's first and second point, e.g.
-    #: (8.0, 1.0) for a line drawn from the far side down to the kerb; ``None``: unknown.
-    lanes: tuple[float, float] | None = None
+    #: Line position (0..1) -> lane, as calibration points ``((position, lane), ...)``
+    #: sorted by position: from ``lanes = [first, last]`` (the lanes at the line's two
+    #: ends) or ``lanes = {1 = 0.70, 4 = 0.40, 8 = 0.23}`` (where the camera saw runners
+    #: of those lanes cross). ``None``: unknown, crossings carry no lane.
+    lanes: tuple[tuple[float, float], ...] | None = None
     #: For a recorded file: the session (wall-clock) time of its first frame; ``None``
     #: plays the file at its own frame rate from the moment the node starts.
     start_s: float | None = None
 
 
-def lane_at(position: float, lanes: tuple[float, float]) -> float:
-    """The lane at ``position`` (0..1) along a camera line whose ends are in ``lanes``.
+def lane_at(position: float, points: tuple[tuple[float, float], ...]) -> float:
+    """The lane at ``position`` along a camera line, from calibration ``points``.
 
-    Linear between the two ends: with a camera across the track the lanes are
-    not quite evenly spaced along the line (perspective), so the estimate is
-    good to a fraction of a lane, which is what the core's lane cost allows for.
+    Straight lines between the points, extended past the outer ones. Two
+    points (the line's two ends) are a straight mapping, which a camera's
+    perspective bends by up to a lane or so in the middle; a point per two or
+    three lanes brings it within a fraction of a lane.
     """
-    first, last = lanes
-    return first + position * (last - first)
+    if len(points) < 2:
+        raise ValueError("a lane mapping needs at least two points")
+    for (p0, l0), (p1, l1) in zip(points, points[1:], strict=False):
+        if position <= p1 or (p1, l1) == points[-1]:
+            return l0 + (position - p0) * (l1 - l0) / (p1 - p0)
+    raise AssertionError("unreachable")  # the loop returns on its last pair
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,19 +113,38 @@ def _mark(value: str, key: str) -> str:
     return value
 
 
-def _lanes(table: Mapping[str, Any], where: str) -> tuple[float, float] | None:
-    lanes = _get(table, "lanes", where, list, None)
-    if lanes is None:
+def _lanes(table: Mapping[str, Any], where: str) -> tuple[tuple[float, float], ...] | None:
+    """``lanes``: ``[first, last]`` at the line's ends, or ``{lane = position, ...}``."""
+    value = table.get("lanes")
+    key = f"{where}.lanes"
+    if value is None:
         return None
-    if len(lanes) != 2 or not all(isinstance(v, int | float) and not isinstance(v, bool)
-                                  for v in lanes):
-        raise ConfigError(f"{where}.lanes", "must be two lane numbers [at the line's first "
-                                            "point, at its second point]")
-    if not all(0 <= v <= 12 for v in lanes):
-        raise ConfigError(f"{where}.lanes", f"lanes are numbered from 1 (got {lanes})")
-    if lanes[0] == lanes[1]:
-        raise ConfigError(f"{where}.lanes", "the line's two ends cannot be in the same lane")
-    return float(lanes[0]), float(lanes[1])
+
+    def number(v: Any) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool)
+
+    if isinstance(value, list):
+        if len(value) != 2 or not all(number(v) for v in value):
+            raise ConfigError(key, "must be two lane numbers [at the line's first point, at "
+                                   "its second point], or a table {lane = position}")
+        points = ((0.0, float(value[0])), (1.0, float(value[1])))
+    elif isinstance(value, Mapping):
+        pairs = []
+        for lane, position in value.items():
+            if not str(lane).isdigit() or not number(position) or not 0 <= position <= 1:
+                raise ConfigError(f"{key}.{lane}", "write lane = position along the line, "
+                                                   "e.g. 4 = 0.40 (a position from 0 to 1)")
+            pairs.append((float(position), float(lane)))
+        points = tuple(sorted(pairs))
+        if len(points) < 2:
+            raise ConfigError(key, "give at least two lanes")
+    else:
+        raise ConfigError(key, "must be [first, last] or a table {lane = position}")
+    if not all(0 <= lane <= 12 for _, lane in points):
+        raise ConfigError(key, f"lanes are numbered from 1 to at most 12 (got {value})")
+    if len({p for p, _ in points}) < len(points) or len({lane for _, lane in points}) < 2:
+        raise ConfigError(key, "two lanes at one position, or one lane everywhere")
+    return points
 
 
 def _start_s(table: Mapping[str, Any], where: str) -> float | None:

@@ -62,7 +62,7 @@ def build_runtime(sensor: SensorConfig, send: Any) -> Any:
     raise ValueError(f"sensor {sensor.id!r}: a {sensor.kind} sensor has no node runtime")
 
 
-def with_lane(send: Callable[[Crossing], Any], lanes: tuple[float, float]
+def with_lane(send: Callable[[Crossing], Any], lanes: tuple[tuple[float, float], ...]
               ) -> Callable[[Crossing], Any]:
     """``send`` with the lane estimate of each crossing's line position added as a flag."""
     def send_with_lane(crossing: Crossing) -> Any:
@@ -70,7 +70,7 @@ def with_lane(send: Callable[[Crossing], Any], lanes: tuple[float, float]
     return send_with_lane
 
 
-def add_lane(crossing: Crossing, lanes: tuple[float, float]) -> Crossing:
+def add_lane(crossing: Crossing, lanes: tuple[tuple[float, float], ...]) -> Crossing:
     """``crossing`` with its lane estimate (``timing.values.LANE_FLAG``), when it has a position."""
     if crossing.position is None:
         return crossing

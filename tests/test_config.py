@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from dashboard.config import ConfigFileError, load_config, parse_config
+from sensors.config import lane_at
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 
@@ -30,11 +31,23 @@ def test_camera_lanes_and_recorded_start_time():
                                        "start_s": datetime.datetime(
                                            2026, 11, 29, 9, 30, tzinfo=datetime.UTC)}]})
     camera = config.sensor("cam").camera
-    assert camera.lanes == (8.0, 0.5)
+    assert camera.lanes == ((0.0, 8.0), (1.0, 0.5))
     assert camera.start_s == 1795944600.0
     assert parse_config({"sensor": [{**GOOD_SENSOR, "start_s": 1795944600.5}]}
                         ).sensor("cam").camera.start_s == 1795944600.5
     assert load_config(CONFIG_DIR / "finish_camera.toml").sensor("finish-cam").camera.lanes
+    table = parse_config({"sensor": [{**GOOD_SENSOR, "lanes": {"8": 0.23, "1": 0.7, "4": 0.4}}]})
+    assert table.sensor("cam").camera.lanes == ((0.23, 8.0), (0.4, 4.0), (0.7, 1.0))
+
+
+def test_lane_at_interpolates_between_calibration_points_and_extends_past_them():
+    points = ((0.23, 8.0), (0.4, 4.0), (0.7, 1.0))
+    assert lane_at(0.4, points) == pytest.approx(4.0)
+    assert lane_at(0.55, points) == pytest.approx(2.5)
+    assert lane_at(0.315, points) == pytest.approx(6.0)
+    assert lane_at(0.8, points) == pytest.approx(0.0)  # past the last point: same slope
+    assert lane_at(0.1, points) == pytest.approx(8.0 + 0.13 / 0.17 * 4)
+    assert lane_at(0.25, ((0.0, 8.0), (1.0, 0.0))) == 6.0
 
 
 GOOD_SENSOR = {"id": "cam", "kind": "camera", "mark": "finish", "source": "0",
@@ -48,6 +61,10 @@ GOOD_SENSOR = {"id": "cam", "kind": "camera", "mark": "finish", "source": "0",
     ({"sensor": [{**GOOD_SENSOR, "lanes": [1]}]}, "sensor[0].lanes"),
     ({"sensor": [{**GOOD_SENSOR, "lanes": [3, 3]}]}, "sensor[0].lanes"),
     ({"sensor": [{**GOOD_SENSOR, "lanes": [1, 40]}]}, "sensor[0].lanes"),
+    ({"sensor": [{**GOOD_SENSOR, "lanes": {"1": 0.7}}]}, "sensor[0].lanes"),
+    ({"sensor": [{**GOOD_SENSOR, "lanes": {"1": 0.7, "x": 0.2}}]}, "sensor[0].lanes.x"),
+    ({"sensor": [{**GOOD_SENSOR, "lanes": {"1": 0.7, "8": 1.5}}]}, "sensor[0].lanes.8"),
+    ({"sensor": [{**GOOD_SENSOR, "lanes": {"1": 0.7, "8": 0.7}}]}, "sensor[0].lanes"),
     ({"sensor": [{**GOOD_SENSOR, "start_s": "yesterday"}]}, "sensor[0].start_s"),
     ({"sensor": [{**GOOD_SENSOR, "start_s": datetime.datetime(2026, 11, 29, 9, 30)}]},
      "sensor[0].start_s"),

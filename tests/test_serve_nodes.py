@@ -96,9 +96,10 @@ def test_a_recorded_file_plays_from_its_start_time_at_its_own_pace(tmp_path):
 
 def test_a_camera_crossing_carries_the_lane_of_its_line_position():
     crossing = Crossing("finish", 10.0, source="camera", position=0.25, flags=("x",))
-    tagged = add_lane(crossing, (8.0, 0.0))
-    assert tagged.flags[0] == "x" and flagged_lane(tagged.flags) == lane_at(0.25, (8.0, 0.0)) == 6.0
-    assert add_lane(Crossing("finish", 10.0, source="camera"), (8.0, 0.0)).flags == ()
+    ends = ((0.0, 8.0), (1.0, 0.0))
+    tagged = add_lane(crossing, ends)
+    assert tagged.flags[0] == "x" and flagged_lane(tagged.flags) == lane_at(0.25, ends) == 6.0
+    assert add_lane(Crossing("finish", 10.0, source="camera"), ends).flags == ()
 
 
 @pytest.mark.slow

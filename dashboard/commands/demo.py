@@ -23,7 +23,7 @@ from typing import Any
 import click
 
 from sensors.clock import ScaledClock
-from sensors.sim import HeatSensors, write_truth
+from sensors.sim import HeatSensors, calibrated_lanes, write_truth
 from sensors.simrunners import default_runners, simulate_heat
 from timing.plan import build_plan
 
@@ -117,6 +117,8 @@ def demo(runners_n: int, speed: float, port: int, heats: int, hold: float, token
                    f"Press Ctrl-C to stop.", )
         sys.stdout.flush()
         link = LinkClient(base, token, "demo-sensors").start()
+        if calibrated_lanes() is None:  # once, before the first heat (about a second)
+            click.echo("finish camera: lane calibration failed; packs assigned by time only")
         heat = 1
         while not heats or heat <= heats:
             run_heat(base, token, link, runners_n, speed, heat, workdir, truth_file)
