@@ -141,6 +141,11 @@ class Broadcaster:
         else:
             self.flush()
 
+    def yield_to_sender(self) -> None:
+        """Give the sender its turn now if messages wait (a split beats an HTTP reply)."""
+        if self._running and self._pending:
+            self.socketio.sleep(0)
+
     def flush(self) -> int:
         """Emit everything pending now (the sender calls this); returns how many."""
         with self._lock:

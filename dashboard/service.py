@@ -105,6 +105,9 @@ class Service:
             self._leading = True
         if lead:
             self._lead()
+            # let the broadcast go out before this caller writes its reply (gevent:
+            # the sender runs now instead of after the HTTP response is built)
+            self.broadcaster.yield_to_sender()
         return waiter.wait()
 
     def _lead(self) -> None:
