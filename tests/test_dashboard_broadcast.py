@@ -90,3 +90,39 @@ def test_batched_frames_are_standard_websocket_frames():
     assert mid[:4] == b"\x81\x7e\x01\x2c" and len(mid) == 304
     big = frame(b"y" * 70_000, 0x2)
     assert big[:2] == b"\x82\x7f" and int.from_bytes(big[2:10], "big") == 70_000
+
+
+def test_direct_writer_keeps_order_bounds_a_stalled_peer_and_reports_the_drain():
+    """Real sockets under gevent: the writer never blocks, keeps byte order, flags lagging."""
+    import gevent
+    from gevent import socket as gsocket
+
+    from dashboard.wsbatch import DirectWriter
+
+    ours, peer = gsocket.socketpair()
+    ours.setsockopt(gsocket.SOL_SOCKET, gsocket.SO_SNDBUF, 4096)
+    drained: list[int] = []
+    writer = DirectWriter(ours, gevent.spawn, max_buffered_bytes=64 * 1024)
+    writer.on_drained = lambda w: drained.append(w.buffered_bytes)
+    chunks = [f"{i:06d}".encode() * 200 for i in range(200)]  # 240 kB, peer not reading
+    for chunk in chunks:
+        assert writer.write(chunk)  # returns at once even though the peer is stalled
+    assert writer.lagging and writer.buffered_bytes > 64 * 1024
+    got = bytearray()
+
+    def read_all():
+        while len(got) < sum(map(len, chunks)):
+            got.extend(peer.recv(1 << 16))
+
+    gevent.spawn(read_all).join(timeout=10)
+    gevent.sleep(0.01)
+    assert bytes(got) == b"".join(chunks)  # every byte, in the order written
+    assert not writer.lagging and drained == [0] and writer.buffered_bytes == 0
+    peer.close()
+    gevent.sleep(0.01)
+    for _ in range(50):  # a dead peer: writes are refused, nothing piles up
+        if not writer.write(b"x" * 10_000):
+            break
+        gevent.sleep(0.001)
+    assert writer.closed and writer.buffered_bytes == 0
+    ours.close()
