@@ -120,6 +120,7 @@ def serve(config_file: str | None, host: str | None, port: int | None, db_path: 
         socketio.start_background_task(stop_all)
 
     signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)  # Ctrl-C: the same clean stop, no hub traceback
     socketio.start_background_task(after_listen)
     try:
         if async_mode == "gevent":
