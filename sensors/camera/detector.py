@@ -346,7 +346,21 @@ class Detector:
                 return None
             flags.append("extrapolated")
         elif len(before) < 2 or len(after) < 2:
+            if not track.alone:
+                # Born beside another body (two walkers parting, a limb or a
+                # shadow coming loose) and seen once on one side: no history.
+                log.debug("track %d: split-off body seen once at the line", track.track_id)
+                return None
             flags.append("short_track")
+        if _jumped(track):
+            log.debug("track %d jumped at the line: not one steadily moving body",
+                      track.track_id)
+            return None
+        if before and _gap_at_line(track, direction) > 2:
+            # Not seen reaching the line: the track jumped over it (two walkers
+            # parting, a body lost for frames) - nothing to time.
+            log.debug("track %d jumped over the line: no crossing", track.track_id)
+            return None
         # Only the frames nearest the line: far from it the torso is partly outside
         # the strip and the constant-speed model is stretched.
         near_line = sorted(pts, key=lambda p: abs(p[1]))[: self.settings.fit_frames]
@@ -369,9 +383,15 @@ class Detector:
             time_s, slope = fit.time_s, fit.speed_px_s
         height_px = float(np.median([s.obs.height for s in track.samples])) * self.geometry.step_px
         speed = float(slope)
-        if height_px > 0 and speed / height_px < self.settings.min_speed_heights_per_s:
+        # Runner or walker: the edge's speed and the body's own (its centre over
+        # the whole track) must both be a runner's; a swinging limb or a light
+        # change can fake the first, not the second.
+        body_speed = direction * self._body_speed(track)
+        if height_px > 0 and min(speed, body_speed) / height_px < (
+            self.settings.min_speed_heights_per_s
+        ):
             log.debug("track %d too slow (%.2f heights/s): not a runner", track.track_id,
-                      speed / height_px)
+                      min(speed, body_speed) / height_px)
             return None
         cross_frame = track.crossing_frame if track.crossing_frame is not None else 0
         near = [s for s in track.samples if abs(s.frame - cross_frame) <= 2]
@@ -400,6 +420,12 @@ class Detector:
             height_px=height_px,
             track_id=track.track_id,
         )
+
+    def _body_speed(self, track: _Track) -> float:
+        """Speed of the body's centre across the line (px/s, signed along +d)."""
+        t = np.array([s.time_s for s in track.samples])
+        rows = np.array([s.obs.centroid_row for s in track.samples])
+        return _theil_sen(t, rows * self.geometry.step_px) if len(t) >= 3 else 0.0
 
     def _envelope(self, track: _Track, direction: int, guess_s: float):
         """Refine ``guess_s`` from the body's leading-edge profiles (see envelope.py)."""
@@ -535,6 +561,38 @@ def _near_across(track: _Track, obs: TorsoObservation) -> bool:
     predicted = last.centroid_row + step * (1 + track.missed)
     allowed = 3.0 * max(last.radius, 2.0) + 1.5 * abs(step)
     return abs(obs.centroid_row - predicted) <= allowed
+
+
+def _jumped(track: _Track, reach: int = 3) -> bool:
+    """Did the body's centre leap near the crossing (two bodies swapped in the track)?
+
+    A runner's centre moves by about the same amount every frame; a step far
+    beyond the track's usual one (more than three times it, plus half the
+    torso's thickness for a torso that is still entering the strip) within
+    ``reach`` frames of the crossing means the track switched bodies.
+    """
+    if track.crossing_frame is None or len(track.samples) < 3:
+        return False
+    frames = np.array([s.frame for s in track.samples], dtype=float)
+    rows = np.array([s.obs.centroid_row for s in track.samples])
+    per_frame = np.abs(np.diff(rows)) / np.diff(frames)
+    usual = float(np.median(per_frame))
+    near = np.abs(frames[1:] - track.crossing_frame) <= reach
+    limit = 3.0 * usual + 0.5 * max(track.radius, 2.0)
+    return bool(np.any(per_frame[near] > limit))
+
+
+def _gap_at_line(track: _Track, direction: int) -> int:
+    """Frames between the last sample before the line and the first one past it."""
+    prev = None
+    for s in track.samples:
+        _, e, clipped = _edge(s, direction)
+        if clipped:
+            continue
+        if e >= 0 and prev is not None and prev[1] < 0:
+            return s.frame - prev[0]
+        prev = (s.frame, e)
+    return 1
 
 
 def _theil_sen(t: np.ndarray, e: np.ndarray) -> float:
