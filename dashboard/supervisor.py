@@ -90,13 +90,17 @@ class Supervisor:
 
 
 def start_supervisor(app: Any, server_url: str, token: str) -> Supervisor | None:
-    """Start a node for every sensor of the app's config file; ``None`` without sensors."""
+    """Start a node for every local sensor of the app's config file; ``None`` without any.
+
+    Taps come from the coach page, and ``remote = true`` sensors run on another
+    machine (started there by hand), so neither gets a process here.
+    """
     from dashboard.config import load_config
 
     path = app.config.get("CONFIG_FILE")
     if not path:
         return None
-    sensors = [s.id for s in load_config(path).sensors if s.kind != "tap"]
+    sensors = [s.id for s in load_config(path).sensors if s.kind != "tap" and not s.remote]
     if not sensors:
         return None
     service = app.extensions["trackside"]

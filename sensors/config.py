@@ -84,6 +84,9 @@ class SensorConfig:
     mark: str
     camera: CameraSettings | None = None
     rfid: RfidSettings | None = None
+    #: Runs on another machine (``trackside node ... --server URL`` there): ``serve``
+    #: does not start it, and shows it once it connects.
+    remote: bool = False
 
     def marks(self) -> tuple[str, ...]:
         """Every mark this sensor reports (an RFID reader may watch several)."""
@@ -222,12 +225,15 @@ def parse_sensor(table: Mapping[str, Any], where: str) -> SensorConfig:
             raise ConfigError(f"{where}.mark", "give a mark or an antennas table")
         rfid = RfidSettings(protocol, _get(table, "port", where, str), baud, poll_hz, quiet_s,
                             antennas)
-    known = {"kind", "id", "mark", "line", "source", "fps", "timestamps", "readout_s",
+    remote = table.get("remote", False)
+    if not isinstance(remote, bool):
+        raise ConfigError(f"{where}.remote", "must be true or false")
+    known = {"kind", "id", "mark", "remote", "line", "source", "fps", "timestamps", "readout_s",
              "lanes", "start_s", "protocol", "port", "baud", "poll_hz", "quiet_s", "antennas"}
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(f"{where}.{unknown[0]}", "unknown setting")
-    return SensorConfig(sensor_id, kind, mark, camera, rfid)
+    return SensorConfig(sensor_id, kind, mark, camera, rfid, remote)
 
 
 def parse_sensors(tables: Any) -> tuple[SensorConfig, ...]:

@@ -26,6 +26,17 @@ def test_mixed_example_maps_antennas_to_marks():
     assert config.sensor("finish-cam").camera.line == (960.0, 120.0, 960.0, 1040.0)
 
 
+def test_a_remote_sensor_is_not_started_by_serve(tmp_path):
+    from dashboard.supervisor import start_supervisor
+
+    path = tmp_path / "remote.toml"
+    path.write_text('[[sensor]]\nid = "cam"\nkind = "camera"\nmark = "finish"\nsource = "0"\n'
+                    'line = [1, 2, 3, 4]\nremote = true\n')
+    assert load_config(path).sensor("cam").remote is True
+    app = type("App", (), {"config": {"CONFIG_FILE": str(path)}, "extensions": {}})()
+    assert start_supervisor(app, "http://127.0.0.1:1", "t") is None  # nothing to start here
+
+
 def test_camera_lanes_and_recorded_start_time():
     config = parse_config({"sensor": [{**GOOD_SENSOR, "lanes": [8, 0.5],
                                        "start_s": datetime.datetime(
@@ -58,6 +69,7 @@ GOOD_SENSOR = {"id": "cam", "kind": "camera", "mark": "finish", "source": "0",
     ({"sensor": [{**GOOD_SENSOR, "mark": "first_bend"}]}, "sensor[0].mark"),
     ({"sensor": [{**GOOD_SENSOR, "line": [1, 2, 3]}]}, "sensor[0].line"),
     ({"sensor": [{**GOOD_SENSOR, "kind": "radar"}]}, "sensor[0].kind"),
+    ({"sensor": [{**GOOD_SENSOR, "remote": "yes"}]}, "sensor[0].remote"),
     ({"sensor": [{**GOOD_SENSOR, "lanes": [1]}]}, "sensor[0].lanes"),
     ({"sensor": [{**GOOD_SENSOR, "lanes": [3, 3]}]}, "sensor[0].lanes"),
     ({"sensor": [{**GOOD_SENSOR, "lanes": [1, 40]}]}, "sensor[0].lanes"),

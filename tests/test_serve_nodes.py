@@ -107,12 +107,12 @@ def test_serve_runs_a_pty_reader_and_a_video_file_through_an_unplug(tmp_path):
     now = time.time()
     ana, ben = build_plan(1200.0, 1, "standard"), build_plan(24 * 60.0, 2, "standard")
     # The gun was 83 s ago. Ben's tag passes the home straight 8 s from now (a 91 s
-    # split), then every 12 s (beyond the reader's 8 s dead time) to exercise the node.
+    # split), then every 9 s (beyond the reader's 8 s dead time) to exercise the node.
     # Ana crosses the finish line at the end of lap 1 on plan, in the video file.
     gun_s = now - 83.0
     ana_finish_s = gun_s + ana.segments[4].cum_target_s
     assert ana.segments[4].to_mark == "finish" and ben.segments[3].to_mark == "home_straight"
-    passes = [TagPass(BEN_TAG, now + 8 + 12 * i, seed=i) for i in range(6)]
+    passes = [TagPass(BEN_TAG, now + 8 + 9 * i, seed=i) for i in range(8)]
     emulator = Emulator(make_device("ascii", passes, read_hz=40.0), clock=time.time).start()
     tty = emulator.open_pty(str(tmp_path / "ttyUSB0"))
     video = tmp_path / "finish.mp4"
@@ -135,7 +135,7 @@ kind = "camera"
 mark = "finish"
 source = "{video}"
 line = {list(scene.line)}
-lanes = [8, 0]
+lanes = {{ 1 = 0.69, 4 = 0.40 }}
 start_s = {ana_finish_s - CLIP_CROSSING_S!r}
 [[athlete]]
 id = "ana"
