@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import random
 import statistics
 
 import pytest
 
 from sensors.rfid.burst import BurstConfig, BurstEstimator
-from sensors.rfid.estimate import estimate, fitted_peak
+from sensors.rfid.estimate import estimate, estimate_used, fitted_peak
+from sensors.rfid.jitter import ArrivalJitter
 from sensors.rfid.passmodel import PassChannel, TagPass, random_pass, simulate_reads
 
 
@@ -78,10 +80,11 @@ def test_pass_model_peaks_near_the_crossing_and_fades_away():
 
 def test_one_pass_is_one_crossing_decided_after_the_quiet_time():
     reads = simulate_reads(TagPass("A", 50.0, seed=1), 40.0)
-    results = feed_reads(BurstEstimator(BurstConfig(quiet_s=0.2)), reads)
+    results = feed_reads(BurstEstimator(BurstConfig(quiet_s=0.2, early=False)), reads)
     assert len(results) == 1
     (result,) = results
     assert not result.stray and result.reads == len(reads) and result.method == "fit"
+    assert result.rule == "quiet"
     assert abs(result.time_s - 50.0) < 0.05
     delay_after_last = result.decided_s - reads[-1].time_s
     assert 0.2 <= delay_after_last <= 0.2 + 0.02 + 1e-9
@@ -159,3 +162,94 @@ def test_bad_config_is_refused():
         BurstConfig(method="guess")
     with pytest.raises(ValueError):
         BurstConfig(quiet_s=0.0)
+
+
+def log_distance_pass(t0_s, w_s, times_s, level_db=-40.0, slope=3.5):
+    return [round(level_db - 10 * slope * math.log10(w_s * w_s + (t - t0_s) ** 2)) for t in times_s]
+
+
+def test_shape_fit_recovers_a_log_distance_pass_through_fades_and_whole_db():
+    rng = random.Random(5)
+    times = [1000.0 + i * 0.025 + rng.uniform(-0.003, 0.003) for i in range(70)]
+    rssis = log_distance_pass(1000.9137, 0.31, times)
+    for i in rng.sample(range(70), 10):  # multipath fades only pull reads down
+        rssis[i] -= rng.uniform(6.0, 15.0)
+    time_s, used = estimate_used("shape", times, rssis)
+    assert used == "shape" and time_s == pytest.approx(1000.9137, abs=0.006)
+    # The same curve with a different width and speed of fall: nothing is fixed to one pass.
+    rssis = log_distance_pass(1000.6, 0.12, times, level_db=-55.0, slope=2.5)
+    assert estimate_used("shape", times, rssis)[0] == pytest.approx(1000.6, abs=0.006)
+
+
+@pytest.mark.parametrize("times,rssis,used", [
+    ([5.0], [-50.0], "single"),
+    ([5.0, 5.05, 5.1, 5.2], [-50.0, -48.0, -49.0, -55.0], "midpoint"),
+    ([5.0 + i * 0.05 for i in range(12)], [-50.0] * 12, "midpoint"),  # flat: no peak
+    ([5.0 + i * 0.05 for i in range(12)], [-70.0 + 3 * i for i in range(12)], "midpoint"),
+    ([5.0 + i * 0.05 for i in range(8)], [None] * 8, "midpoint"),
+])
+def test_shape_falls_back_and_says_so_on_bursts_unlike_a_pass(times, rssis, used):
+    time_s, method = estimate_used("shape", times, rssis)
+    assert method == used
+    assert times[0] <= time_s <= times[-1]
+
+
+def test_shape_beats_first_read_on_simulated_passes():
+    rng = random.Random(2024)
+    errors = {"first": [], "shape": []}
+    for i in range(50):
+        p = random_pass("T", 3000.0 + i * 10, rng)
+        reads = simulate_reads(p, 40.0, seed=900 + i)
+        for method in errors:
+            t = estimate(method, [r.time_s for r in reads], [r.rssi_dbm for r in reads])
+            errors[method].append(t - p.crossing_s)
+    shape = errors["shape"]
+    assert statistics.median(abs(e) for e in shape) < 0.04
+    assert statistics.pstdev(shape) < 0.025  # what a per-mark calibration leaves
+    assert statistics.median(abs(e) for e in errors["first"]) > 8 * statistics.median(
+        abs(e) for e in shape)
+
+
+def test_early_rule_decides_once_the_tag_is_past_and_absorbs_the_rest_of_the_burst():
+    reads = simulate_reads(TagPass("A", 50.0, speed_m_s=6.0, lateral_m=1.5, seed=1), 40.0)
+    quiet = feed_reads(BurstEstimator(BurstConfig(method="shape", early=False)), reads)
+    early = feed_reads(BurstEstimator(BurstConfig(method="shape")), reads)
+    assert len(quiet) == 1 and len(early) == 1  # the rest of the burst: no second crossing
+    (q,), (e,) = quiet, early
+    assert q.rule == "quiet" and e.rule == "early" and e.method == "shape"
+    assert e.decided_s < reads[-1].time_s - 0.2  # the tag was still being read
+    assert e.decided_s - 50.0 < q.decided_s - 50.0 - 0.3
+    assert abs(e.time_s - 50.0) < 0.05 and e.reads < q.reads
+
+
+def test_early_rule_needs_rssi_and_a_fall_well_below_the_peak():
+    times = [10.0 + i * 0.025 for i in range(40)]
+    plateau = BurstEstimator(BurstConfig(method="shape"))  # never falls: the quiet rule decides
+    assert all(plateau.add("P", "finish", t, -50.0) == [] for t in times)
+    no_rssi = BurstEstimator(BurstConfig(method="shape"))
+    assert all(no_rssi.add("N", "finish", t, None) == [] for t in times)
+    (result,) = no_rssi.poll(times[-1] + 0.3)
+    assert result.rule == "quiet" and result.method == "midpoint"
+
+
+def test_arrival_jitter_stretches_the_quiet_time():
+    calm, jittery = BurstEstimator(), BurstEstimator()
+    rng = random.Random(8)
+    for i in range(60):
+        t = 100.0 + i * 0.025
+        calm.add("A", "finish", t, -50.0, arrival_s=t + 0.01)
+        jittery.add("A", "finish", t, -50.0, arrival_s=t + rng.uniform(0.0, 0.3))
+    last = 100.0 + 59 * 0.025 + 0.3
+    assert len(calm.poll(last + 0.3)) == 1
+    assert jittery.jitter.jitter_s > 0.2
+    assert jittery.poll(last + 0.3) == []  # a read that happened may still be on its way
+    assert len(jittery.poll(last + 0.3 + jittery.jitter.jitter_s)) == 1
+
+
+def test_host_stalls_count_as_jitter_but_a_steady_loop_does_not():
+    steady, stalling = ArrivalJitter(), ArrivalJitter()
+    for i in range(100):
+        steady.poll(i * 0.08)  # a 4x clock: 80 session ms between polls is the period
+        stalling.poll(i * 0.08 + (0.3 if i % 10 == 0 else 0.0))
+    assert steady.jitter_s < 0.01
+    assert stalling.jitter_s > 0.2

@@ -38,7 +38,7 @@ def result_json(result: BurstResult) -> dict[str, Any]:
     out: dict[str, Any] = {
         "tag": result.tag, "time_s": round(result.time_s, 6), "reads": result.reads,
         "rssi_peak": result.rssi_peak, "method": result.method,
-        "decided_after_s": round(result.decided_after_s, 6),
+        "decided_after_s": round(result.decided_after_s, 6), "rule": result.rule,
     }
     if result.stray:
         out["stray"] = True
@@ -60,18 +60,20 @@ def result_json(result: BurstResult) -> dict[str, Any]:
 @click.option("--method", type=click.Choice(METHODS), default=None,
               help="Crossing estimate (default: best for the protocol).")
 @click.option("--mark", default="finish", show_default=True)
+@click.option("--early/--no-early", default=True, show_default=True,
+              help="Decide once the tag is clearly past the antenna (RSSI methods).")
 @click.option("--ascii-pattern", default="TAG,EPOCH_MS,RSSI", show_default=True)
 @click.option("--raw-log", type=click.Path(dir_okay=False), default=None,
               help="Append every byte, timestamped, to this file.")
 @click.option("--count", type=int, default=0, help="Exit after this many crossings.")
 @click.option("--seconds", type=float, default=0.0, help="Exit after this many seconds.")
 def listen(protocol: str, url: str, as_json: bool, baud: int, poll_hz: float, quiet_s: float,
-           dead_time_s: float, method: str | None, mark: str, ascii_pattern: str,
+           dead_time_s: float, method: str | None, mark: str, early: bool, ascii_pattern: str,
            raw_log: str | None, count: int, seconds: float) -> None:
     """Print one line per crossing seen by a reader."""
     try:
         burst = BurstConfig(method=method or DEFAULT_METHOD[protocol], quiet_s=quiet_s,
-                            dead_time_s=dead_time_s)
+                            dead_time_s=dead_time_s, early=early)
         config = ReaderConfig(url=url, protocol=protocol, baud=baud, poll_hz=poll_hz, mark=mark,
                               burst=burst, ascii_pattern=ascii_pattern, raw_log_path=raw_log)
     except ValueError as exc:
@@ -89,7 +91,7 @@ def listen(protocol: str, url: str, as_json: bool, baud: int, poll_hz: float, qu
             frac = f"{result.time_s % 1:.3f}"[1:]
             click.echo(f"{kind} {result.mark} {result.tag} {stamp}{frac} reads={result.reads} "
                        f"rssi_peak={result.rssi_peak} method={result.method} "
-                       f"decided_after={result.decided_after_s:.3f}s")
+                       f"decided_after={result.decided_after_s:.3f}s ({result.rule})")
         if not result.stray:
             seen += 1
             if count and seen >= count:

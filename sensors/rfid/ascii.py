@@ -23,9 +23,9 @@ read is stamped with its arrival time. A line that does not fit becomes a
 from __future__ import annotations
 
 import re
-from collections import deque
 
-from .events import NEED_DATA, Event, FrameError, TagRead
+from .codec import BufferedCodec
+from .events import Event, FrameError, TagRead
 
 DEFAULT_PATTERN = "TAG,EPOCH_MS,RSSI"
 TOKENS = ("TAG", "EPOCH_MS", "EPOCH_S", "RSSI", "ANT", "SKIP")
@@ -76,43 +76,30 @@ def format_line(tag: str, time_s: float, rssi: float | None = None, antenna: int
     return (sep.join(values[t] for t in tokens) + "\r\n").encode("ascii")
 
 
-class AsciiCodec:
+class AsciiCodec(BufferedCodec):
     """Lines in, ``TagRead`` out, for the configured ``pattern``."""
 
     def __init__(self, pattern: str = DEFAULT_PATTERN) -> None:
+        super().__init__()
         self.pattern = pattern
         self._tokens, self._sep = parse_pattern(pattern)
-        self._buf = bytearray()
-        self._events: deque[Event] = deque()
-        self._at_s = 0.0
 
-    @property
-    def buffered(self) -> int:
-        """Bytes held waiting for the rest of a frame (bounded)."""
-        return len(self._buf)
-
-    def receive_data(self, data: bytes, at_s: float) -> None:
-        """Buffer bytes that arrived at ``at_s`` (epoch seconds)."""
-        self._buf += data
-        self._at_s = at_s
-
-    def next_event(self) -> Event | object:
-        """The next event, or ``NEED_DATA``."""
-        while not self._events:
-            end = self._buf.find(b"\n")
-            if end < 0:
-                if len(self._buf) > MAX_LINE:
-                    skipped = len(self._buf)
-                    self._buf.clear()
-                    return FrameError(f"no line end within {MAX_LINE} bytes", skipped,
-                                      self._at_s)
-                return NEED_DATA
-            line = bytes(self._buf[:end])
-            del self._buf[: end + 1]
-            event = self._parse(line)
-            if event is not None:
-                self._events.append(event)
-        return self._events.popleft()
+    def _step(self) -> bool:
+        end = self._buf.find(b"\n")
+        if end < 0:
+            if len(self._buf) <= MAX_LINE:
+                return False
+            skipped = len(self._buf)
+            self._buf.clear()
+            self._events.append(FrameError(f"no line end within {MAX_LINE} bytes", skipped,
+                                           self._at_s))
+            return True
+        line = bytes(self._buf[:end])
+        del self._buf[: end + 1]
+        event = self._parse(line)
+        if event is not None:
+            self._events.append(event)
+        return True
 
     def _parse(self, raw: bytes) -> Event | None:
         size = len(raw) + 1

@@ -16,13 +16,29 @@ clock or the arrival time), and dead time and stray use it; ``arrival_s`` is
 the host clock when it arrived, and the quiet-time decision compares it with
 ``now_s`` given to ``poll``, so a decoder clock that is off never delays a
 decision.
+
+Two rules decide a burst. The *early* rule (methods that use RSSI): once
+the tag is clearly past the antenna, its reads for ``early_hold_s`` all
+``early_drop_db`` or more below the burst's strongest read (and at least
+three reads, for slow readers) and the
+estimate falls before them, the crossing is emitted then, typically
+0.3-0.5 s after the true crossing instead of ~0.9 s; the rest of the
+burst (the tag is in the field another half second) is absorbed by dead
+time, never a second crossing. The *quiet* rule is the fallback (no RSSI,
+a burst that never fades, a tag that vanishes at its peak). Quiet times
+are stretched by the link's measured arrival jitter (``jitter.py``) so a
+slow or loaded host, or a fast session clock, does not cut a pass in two.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .estimate import METHODS, estimate
+from .estimate import METHODS, estimate_used
+from .jitter import ArrivalJitter
+
+#: Methods whose estimate needs the RSSI curve (and so can decide early).
+RSSI_METHODS = frozenset({"fit", "shape", "strongest"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +52,8 @@ class BurstConfig:
     Without RSSI the wait is three typical read gaps, within the same bounds.
     ``offset_s`` is a per-mark calibration added to every estimate (a
     reader cable or a tag placement that shifts the peak; measure it once).
+    ``early`` turns on the early rule (see the module note); ``max_jitter_s``
+    caps how far measured arrival jitter may stretch the quiet times.
     """
 
     method: str = "fit"
@@ -45,6 +63,11 @@ class BurstConfig:
     dead_time_s: float = 8.0
     stray_after_s: float = 5.0
     offset_s: float = 0.0
+    early: bool = True
+    early_drop_db: float = 10.0
+    early_hold_s: float = 0.1
+    early_min_reads: int = 8
+    max_jitter_s: float = 1.0
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -59,7 +82,10 @@ class BurstResult:
 
     ``decided_s`` is the host-clock time the decision was made, so
     ``decided_after_s`` says how long after the estimated crossing the
-    screen could know.
+    screen could know. ``method`` is the method that produced ``time_s``
+    (a fallback shows: ``midpoint`` for a flat burst, ``single`` for one
+    read); ``rule`` is ``early``, ``quiet``, ``flush``, ``decoder`` or
+    ``stray``.
     """
 
     tag: str
@@ -73,6 +99,7 @@ class BurstResult:
     decided_s: float
     stray: bool = False
     antenna: int = 1
+    rule: str = "quiet"
 
     @property
     def decided_after_s(self) -> float:
@@ -89,6 +116,7 @@ class _Burst:
     times_s: list[float] = field(default_factory=list)
     rssis: list[float | None] = field(default_factory=list)
     hits: int = 0
+    early_checked_s: float = float("-inf")
 
 
 @dataclass(slots=True)
@@ -105,6 +133,7 @@ class BurstEstimator:
         self.config = config or BurstConfig()
         self._open: dict[tuple[str, str], _Burst] = {}
         self._dead: dict[tuple[str, str], _Dead] = {}
+        self.jitter = ArrivalJitter()
 
     @property
     def open_bursts(self) -> int:
@@ -117,6 +146,7 @@ class BurstEstimator:
         cfg = self.config
         key = (tag, mark)
         arrival = time_s if arrival_s is None else arrival_s
+        self.jitter.read(time_s, arrival)
         dead = self._dead.get(key)
         if dead is not None:
             if time_s - dead.last_s < cfg.dead_time_s and key not in self._open:
@@ -130,7 +160,7 @@ class BurstEstimator:
         if cfg.method == "decoder":
             self._dead[key] = _Dead(time_s, time_s)
             return [BurstResult(tag, mark, time_s + cfg.offset_s, hits, rssi, "decoder",
-                                time_s, time_s, arrival, antenna=antenna)]
+                                time_s, time_s, arrival, antenna=antenna, rule="decoder")]
         burst = self._open.get(key)
         if burst is None:
             burst = self._open[key] = _Burst(time_s, time_s, arrival, antenna)
@@ -151,21 +181,48 @@ class BurstEstimator:
             peak = _peak(burst.rssis)
             return [self._stray(tag, mark, burst.first_s, burst.last_s, arrival, peak,
                                 burst.antenna, burst.hits)]
+        early = self._early_estimate(burst)
+        if early is not None:
+            return [self._decide(key, arrival, "early", early)]
         return []
+
+    def _early_estimate(self, burst: _Burst) -> tuple[float, str] | None:
+        """The early rule: the tag's RSSI has stayed well below its peak, after the estimate."""
+        cfg = self.config
+        if not cfg.early or cfg.method not in RSSI_METHODS or len(burst.times_s) < max(
+                cfg.early_min_reads, 3) or burst.rssis[-1] is None:
+            return None
+        times, rssis = burst.times_s, burst.rssis
+        if times[-1] - burst.early_checked_s < cfg.early_hold_s / 2:
+            return None  # the fit is not cheap: look at most twice per hold time
+        hold_from_s = times[-1] - cfg.early_hold_s
+        recent = [i for i in range(len(times) - 1, -1, -1)
+                  if times[i] >= hold_from_s or i >= len(times) - 3]  # at least three reads
+        if len(recent) == len(times) or any(r is None for r in rssis):
+            return None
+        peak = max(rssis)  # type: ignore[type-var]
+        if max(rssis[i] for i in recent) > peak - cfg.early_drop_db:  # type: ignore[operator]
+            return None
+        burst.early_checked_s = times[-1]
+        time_s, used = estimate_used(cfg.method, times, rssis)
+        if used in RSSI_METHODS and time_s < times[recent[-1]]:
+            return time_s, used
+        return None
 
     def _stray(self, tag: str, mark: str, first_s: float, last_s: float, now_s: float,
                rssi: float | None, antenna: int, reads: int = 0) -> BurstResult:
         return BurstResult(tag, mark, first_s, reads, rssi, self.config.method, first_s,
-                           last_s, now_s, stray=True, antenna=antenna)
+                           last_s, now_s, stray=True, antenna=antenna, rule="stray")
 
     def poll(self, now_s: float) -> list[BurstResult]:
-        """Decide every burst that has been quiet for ``quiet_s`` at host time ``now_s``."""
+        """Decide every burst that has been quiet long enough at host time ``now_s``."""
+        self.jitter.poll(now_s)
         done = [key for key, b in self._open.items() if self._is_over(b, now_s)]
-        return [self._decide(key, now_s) for key in sorted(done)]
+        return [self._decide(key, now_s, "quiet") for key in sorted(done)]
 
     def _is_over(self, burst: _Burst, now_s: float) -> bool:
         cfg = self.config
-        quiet_s = now_s - burst.last_arrival_s
+        quiet_s = now_s - burst.last_arrival_s - min(self.jitter.jitter_s, cfg.max_jitter_s)
         if quiet_s < cfg.quiet_s:
             return False
         if quiet_s >= cfg.max_quiet_s:
@@ -183,15 +240,17 @@ class BurstEstimator:
 
     def flush(self, now_s: float) -> list[BurstResult]:
         """Decide every open burst now (end of a session or of a capture)."""
-        return [self._decide(key, now_s) for key in sorted(self._open)]
+        return [self._decide(key, now_s, "flush") for key in sorted(self._open)]
 
-    def _decide(self, key: tuple[str, str], now_s: float) -> BurstResult:
+    def _decide(self, key: tuple[str, str], now_s: float, rule: str,
+                estimate: tuple[float, str] | None = None) -> BurstResult:
         burst = self._open.pop(key)
         cfg = self.config
-        time_s = estimate(cfg.method, burst.times_s, burst.rssis) + cfg.offset_s
+        time_s, used = estimate or estimate_used(cfg.method, burst.times_s, burst.rssis)
         self._dead[key] = _Dead(burst.first_s, burst.last_s)
-        return BurstResult(key[0], key[1], time_s, burst.hits, _peak(burst.rssis), cfg.method,
-                           burst.first_s, burst.last_s, now_s, antenna=burst.antenna)
+        return BurstResult(key[0], key[1], time_s + cfg.offset_s, burst.hits,
+                           _peak(burst.rssis), used, burst.first_s, burst.last_s, now_s,
+                           antenna=burst.antenna, rule=rule)
 
     def forget_before(self, time_s: float) -> None:
         """Drop dead-time records last seen before ``time_s`` (keeps memory bounded)."""

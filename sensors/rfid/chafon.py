@@ -22,13 +22,11 @@ arriving): the reader saw them somewhere inside it.
 
 from __future__ import annotations
 
-from collections import deque
-
+from .codec import BufferedCodec
 from .crc import crc16_mcrf4xx
 from .events import (
     NEED_DATA,
     DecoderStatus,
-    Event,
     FrameError,
     InventoryRequest,
     RawCommand,
@@ -74,7 +72,7 @@ def frame(address: int, cmd: int, payload: bytes) -> bytes:
     return body + bytes((crc & 0xFF, crc >> 8))
 
 
-class ChafonFramer:
+class ChafonFramer(BufferedCodec):
     """Splits a byte stream into CRC-checked Chafon frames (both directions).
 
     ``min_len`` is the smallest valid ``Len``: 4 for host commands
@@ -82,20 +80,9 @@ class ChafonFramer:
     """
 
     def __init__(self, min_len: int = 5) -> None:
+        super().__init__()
         self._min_len = min_len
-        self._buf = bytearray()
         self._skipped = 0
-        self._at_s = 0.0
-
-    @property
-    def buffered(self) -> int:
-        """Bytes held waiting for the rest of a frame (bounded)."""
-        return len(self._buf)
-
-    def receive_data(self, data: bytes, at_s: float) -> None:
-        """Buffer ``data`` that arrived at ``at_s``."""
-        self._buf += data
-        self._at_s = at_s
 
     def _complete_ok(self, start: int) -> bool:
         buf = self._buf
@@ -123,6 +110,10 @@ class ChafonFramer:
 
     def next_frame(self) -> bytes | FrameError | None:
         """The next frame (bytes, Len..CRC), a ``FrameError``, or ``None`` for more data."""
+        item = self.next_event()
+        return None if item is NEED_DATA else item  # type: ignore[return-value]
+
+    def _step(self) -> bool:
         buf = self._buf
         while buf:
             length = buf[0]
@@ -132,10 +123,11 @@ class ChafonFramer:
             if length + 1 <= len(buf):
                 if self._complete_ok(0):
                     if self._skipped:
-                        return self._error()
-                    out = bytes(buf[: length + 1])
+                        self._events.append(self._error())
+                        return True
+                    self._events.append(bytes(buf[: length + 1]))  # type: ignore[arg-type]
                     del buf[: length + 1]
-                    return out
+                    return True
                 self._drop(1)
                 continue
             later = self._later_frame()
@@ -143,11 +135,12 @@ class ChafonFramer:
                 break
             self._drop(later)
         if self._skipped and not buf:
-            return self._error()
-        return None
+            self._events.append(self._error())
+            return True
+        return False
 
 
-class ChafonCodec:
+class ChafonCodec(BufferedCodec):
     """Host side of a Chafon reader: commands out, ``TagRead``/``DecoderStatus`` in.
 
     ``variant`` is ``"18"`` (UHFReader18: EPCs only) or ``"288"``
@@ -160,8 +153,8 @@ class ChafonCodec:
             raise ValueError(f"unknown Chafon variant {variant!r}; expected one of {VARIANTS}")
         self.variant = variant
         self.address = address
+        super().__init__()
         self._framer = ChafonFramer(min_len=5)
-        self._events: deque[Event] = deque()
         self._sent_s: float | None = None
         self._round_time_s: float | None = None
 
@@ -189,16 +182,15 @@ class ChafonCodec:
         self._framer.receive_data(data, at_s)
         self._at_s = at_s
 
-    def next_event(self) -> Event | object:
-        """The next event, or ``NEED_DATA``."""
-        while not self._events:
-            item = self._framer.next_frame()
-            if item is None:
-                return NEED_DATA
-            if isinstance(item, FrameError):
-                return item
+    def _step(self) -> bool:
+        item = self._framer.next_frame()
+        if item is None:
+            return False
+        if isinstance(item, FrameError):
+            self._events.append(item)
+        else:
             self._decode(item, self._at_s)
-        return self._events.popleft()
+        return True
 
     def _round_time(self, arrival_s: float) -> float:
         if self._round_time_s is None:

@@ -14,6 +14,7 @@ listens again on the same port.
 Example::
 
     passes = [TagPass("E2000000000000000000000A", crossing_s=t0 + 3.0)]
+    clock = ScaledClock(time.time(), speed=4.0)     # sensors.clock: shared with the reader
     with Emulator(make_device("chafon288", passes), clock=clock) as emu:
         path = emu.open_pty("/tmp/rfid/ttyUSB0")     # or: port = emu.listen_tcp()
         ... RfidReader(ReaderConfig(url=path, protocol="chafon288"), ...) ...
@@ -31,25 +32,6 @@ import time
 import tty
 from collections.abc import Callable
 from typing import Protocol
-
-
-class ScaledClock:
-    """Session time that runs ``speed`` times faster than real time (for demos and tests).
-
-    ``ScaledClock(speed=10.0)()`` starts at ``start_s`` (default: now) and
-    advances ten session seconds per real second. Share one instance between
-    the emulator and the reader.
-    """
-
-    def __init__(self, speed: float = 1.0, start_s: float | None = None) -> None:
-        if speed <= 0:
-            raise ValueError(f"speed must be > 0, got {speed}")
-        self.speed = speed
-        self.start_s = time.time() if start_s is None else start_s
-        self._mono0 = time.monotonic()
-
-    def __call__(self) -> float:
-        return self.start_s + (time.monotonic() - self._mono0) * self.speed
 
 
 class Device(Protocol):

@@ -15,7 +15,14 @@ and returns one time:
   the peak, by iteratively reweighted least squares with Tukey's biweight
   (deep fades are outliers and lose their weight), re-windowed around the
   fitted peak. Falls back to ``midpoint`` when the fit is not a peak.
+* ``shape``: the crossing time of the physical pass shape (log-distance
+  path loss, ``shapefit.py``) fitted with an asymmetric robust loss. Falls
+  back to ``fit``, then ``midpoint``, when the burst does not look like a
+  pass (few reads, flat RSSI, the peak at an edge).
 * ``decoder``: the reader already reduced the burst (a P3 PASSING).
+
+``estimate_used`` also says which method produced the time, so a fallback
+is visible in a crossing's ``method`` field (a single read is ``single``).
 """
 
 from __future__ import annotations
@@ -25,7 +32,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-METHODS = ("first", "midpoint", "strongest", "fit", "decoder")
+from .shapefit import shape_fit
+
+METHODS = ("first", "midpoint", "strongest", "fit", "shape", "decoder")
+#: A burst whose RSSI spans less than this (dB) is flat: it has no peak to find.
+FLAT_DB = 2.0
 
 
 def first_read(times_s: Sequence[float], rssis: Sequence[float | None]) -> float:
@@ -72,8 +83,14 @@ def _tukey_quadratic(t: np.ndarray, r: np.ndarray) -> np.ndarray | None:
 def fitted_peak(times_s: Sequence[float], rssis: Sequence[float | None],
                 window_db: float = 16.0) -> float:
     """Vertex of a robust quadratic fit of RSSI against time (see the module note)."""
+    vertex = _quadratic_vertex(times_s, rssis, window_db)
+    return midpoint(times_s, rssis) if vertex is None else vertex
+
+
+def _quadratic_vertex(times_s: Sequence[float], rssis: Sequence[float | None],
+                      window_db: float = 16.0) -> float | None:
     if len(times_s) < 5 or any(r is None for r in rssis):
-        return midpoint(times_s, rssis)
+        return None
     t_all = np.asarray(times_s, dtype=float)
     r_all = np.asarray(rssis, dtype=float)
     origin = float(t_all[0])
@@ -94,8 +111,12 @@ def fitted_peak(times_s: Sequence[float], rssis: Sequence[float | None],
             break
         use = new_use
     if vertex is None or not (t_all[0] <= vertex <= t_all[-1]):
-        return midpoint(times_s, rssis)
+        return None
     return origin + float(vertex)
+
+
+def _shape(times_s: Sequence[float], rssis: Sequence[float | None]) -> float:
+    return estimate_used("shape", times_s, rssis)[0]
 
 
 ESTIMATORS = {
@@ -103,13 +124,33 @@ ESTIMATORS = {
     "midpoint": midpoint,
     "strongest": strongest_read,
     "fit": fitted_peak,
+    "shape": _shape,
     "decoder": first_read,
 }
 
 
+def estimate_used(method: str, times_s: Sequence[float],
+                  rssis: Sequence[float | None]) -> tuple[float, str]:
+    """(crossing time, the method that produced it): ``method`` or the fallback taken."""
+    if method not in ESTIMATORS:
+        raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
+    if len(times_s) == 1 and method != "decoder":
+        return float(times_s[0]), "single"
+    has_rssi = all(r is not None for r in rssis)
+    if method in ("fit", "shape", "strongest") and (
+            not has_rssi or max(rssis) - min(rssis) < FLAT_DB):  # type: ignore[type-var,operator]
+        return midpoint(times_s, rssis), "midpoint"  # no RSSI or no peak: nothing to fit
+    if method == "shape":
+        fitted = shape_fit(times_s, rssis)  # type: ignore[arg-type]
+        if fitted is not None:
+            return fitted[0], "shape"
+        method = "fit"
+    if method == "fit":
+        vertex = _quadratic_vertex(times_s, rssis)
+        return (vertex, "fit") if vertex is not None else (midpoint(times_s, rssis), "midpoint")
+    return ESTIMATORS[method](times_s, rssis), method
+
+
 def estimate(method: str, times_s: Sequence[float], rssis: Sequence[float | None]) -> float:
     """The crossing time of one burst by ``method`` (one of ``METHODS``)."""
-    try:
-        return ESTIMATORS[method](times_s, rssis)
-    except KeyError:
-        raise ValueError(f"unknown method {method!r}; expected one of {METHODS}") from None
+    return estimate_used(method, times_s, rssis)[0]

@@ -22,10 +22,9 @@ become one ``FrameError`` and decoding goes on at the next 0x8E.
 
 from __future__ import annotations
 
-from collections import deque
-
+from .codec import BufferedCodec
 from .crc import crc16_p3
-from .events import NEED_DATA, DecoderStatus, Event, FrameError, TagRead
+from .events import DecoderStatus, Event, FrameError, TagRead
 
 SOR, EOR, ESC = 0x8E, 0x8F, 0x8D
 TOR_PASSING = 0x0001
@@ -117,35 +116,13 @@ def _value(code: int, raw: bytes) -> int | str:
     return raw.hex().upper()
 
 
-class P3Codec:
+class P3Codec(BufferedCodec):
     """Host side of a P3 decoder: bytes in, ``TagRead`` (PASSING) and ``DecoderStatus`` out."""
-
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self._events: deque[Event] = deque()
-        self._at_s = 0.0
-
-    @property
-    def buffered(self) -> int:
-        """Bytes held waiting for the rest of a frame (bounded)."""
-        return len(self._buf)
-
-    def receive_data(self, data: bytes, at_s: float) -> None:
-        """Buffer bytes from the decoder that arrived at ``at_s`` (epoch seconds)."""
-        self._buf += data
-        self._at_s = at_s
-
-    def next_event(self) -> Event | object:
-        """The next event, or ``NEED_DATA``."""
-        while not self._events:
-            if not self._split_one():
-                return NEED_DATA
-        return self._events.popleft()
 
     def _error(self, reason: str, skipped: int) -> None:
         self._events.append(FrameError(reason, skipped, self._at_s))
 
-    def _split_one(self) -> bool:
+    def _step(self) -> bool:
         """Take one record or one run of garbage off the buffer; False if it needs data."""
         buf = self._buf
         start = buf.find(SOR)

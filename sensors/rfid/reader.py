@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 
 PROTOCOLS = ("chafon", "chafon288", "p3", "ascii")
 #: The best method per protocol (see docs/rfid.md and bench/rfid_bench.py).
-DEFAULT_METHOD = {"chafon": "midpoint", "chafon288": "fit", "p3": "decoder", "ascii": "fit"}
+#: P3 passings arrive already reduced by the decoder; the UHFReader18 gives no RSSI.
+DEFAULT_METHOD = {"chafon": "midpoint", "chafon288": "shape", "p3": "decoder", "ascii": "shape"}
 #: Protocols where the host must ask for tags.
 POLLED = frozenset({"chafon", "chafon288"})
 
@@ -180,6 +181,7 @@ class RfidReader:
             sensor_id=self.config.sensor_id, protocol=self.config.protocol, url=self.config.url,
             frames_per_s=round(frames_per_s, 2), reads_per_s=round(reads_per_s, 2),
             open_bursts=self._estimator.open_bursts, method=self._estimator.config.method,
+            arrival_jitter_s=round(self._estimator.jitter.jitter_s, 4),
         )
         return stats
 
