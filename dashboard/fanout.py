@@ -16,8 +16,9 @@ event per split, still in the same write. Per-client order holds: a client
 whose engine.io queue is not empty (a snapshot or ack not yet written), or
 that is not on a websocket yet (long-polling, mid-upgrade), gets the same
 packets through engine.io's own queue, behind what is already there. A
-client that is *lagging* (its socket buffer full) gets no splits and no
-health reports; it gets a fresh snapshot once its socket drains.
+client that is *lagging* (more than its bound of updates waiting in its
+buffer; snapshot bytes do not count) gets no splits and no health reports;
+it gets a fresh snapshot once its socket drains.
 """
 
 from __future__ import annotations
@@ -125,6 +126,7 @@ class Fanout:
         for (indices, batch_ok), eio_sids in self.recipients(batch).items():
             pieces = pieces_for(messages, indices, batch_ok)
             joined: bytes | None = None
+            exempt = 0
             for eio_sid in eio_sids:
                 sock = getattr(eio, "sockets", {}).get(eio_sid)
                 writer = getattr(sock, "trackside_writer", None) if sock is not None else None
@@ -140,10 +142,14 @@ class Fanout:
                     if wanted is pieces:
                         if joined is None:
                             joined = b"".join(frame_of(k, e) for k, e, _ in pieces)
-                        data = joined
+                            exempt = sum(len(frame_of(k, e)) for k, e, t in pieces
+                                         if t == "snapshot")
+                        data, data_exempt = joined, exempt
                     else:
                         data = b"".join(frame_of(k, e) for k, e, _ in wanted)
-                    if writer.write(data):
+                        data_exempt = sum(len(frame_of(k, e)) for k, e, t in wanted
+                                          if t == "snapshot")
+                    if writer.write(data, data_exempt):
                         self.counters["direct_writes"] += 1
                         sends += 1
                     continue
@@ -157,7 +163,8 @@ class Fanout:
         sock = getattr(self.socketio.server.eio, "sockets", {}).get(eio_sid)
         writer = getattr(sock, "trackside_writer", None) if sock is not None else None
         if writer is not None and _direct_ok(sock):
-            writer.write(text_frame(event_text(kind, message)))
+            data = text_frame(event_text(kind, message))
+            writer.write(data, len(data) if kind == "snapshot" else 0)
         elif sock is not None:
             self._queue(eio_sid, [event_text(kind, message)])
 

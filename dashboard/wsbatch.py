@@ -15,11 +15,15 @@ called. What the socket does not take at once is kept in the buffer (in
 order) and a flusher greenlet sends it when the socket drains; while
 anything is buffered, new bytes queue behind it.
 
-Bounds: a client whose buffer passes ``max_buffered_bytes`` is *lagging*:
-the fan-out stops giving it splits (they would only pile up) and, once its
-socket has drained, the broadcaster sends it a fresh snapshot instead
-(``on_drained``). A dead client's buffer never grows past the bound, and
-engine.io's ping timeout closes it.
+Bounds: a client whose buffer holds more than ``max_buffered_bytes`` of
+updates is *lagging*: the fan-out stops giving it splits (they would only
+pile up) and, once its socket has drained, the broadcaster sends it a fresh
+snapshot instead (``on_drained``). Snapshot bytes do not count toward that
+bound (``exempt``): a 40-athlete snapshot is ~700 kB, and counting it would
+turn every resync over a slow link into the next lag, so such a client would
+get nothing but snapshots. The broadcaster's monitor disconnects a client
+whose whole buffer passes a hard cap, and engine.io's ping timeout closes a
+dead one.
 
 Used only in gevent mode with gevent-websocket (what ``trackside serve``
 runs); otherwise engine.io's own websocket class stays.
@@ -28,13 +32,20 @@ runs); otherwise engine.io's own websocket class stays.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
 
-#: Bytes a client may have waiting before it is marked lagging (about 250 splits).
+#: Update bytes a client may have waiting before it is marked lagging (~250 splits).
 MAX_BUFFERED_BYTES = 256 * 1024
+#: The kernel's send buffer per websocket. Left to autotuning it grows to 4 MB on
+#: Linux: seconds of stale splits queued for a slow Wi-Fi tablet where the
+#: lagging logic never sees them. Linux doubles the value for its bookkeeping.
+KERNEL_SNDBUF_BYTES = 128 * 1024
+#: How a snapshot event starts on the wire (its bytes are exempt from the bound).
+SNAPSHOT_PREFIX = '42["snapshot"'
 
 
 def frame(payload: bytes, opcode: int = 0x1) -> bytes:
@@ -68,6 +79,7 @@ class DirectWriter:
         self.spawn = spawn
         self.max_buffered_bytes = max_buffered_bytes
         self.buffer = bytearray()
+        self.exempt_bytes = 0  # snapshot bytes in the buffer (oldest first), not counted
         self.flushing = False
         self.closed = False
         self.lagging = False
@@ -78,12 +90,17 @@ class DirectWriter:
         """Bytes written but not yet taken by the socket."""
         return len(self.buffer)
 
-    def write(self, data: bytes) -> bool:
-        """Send ``data`` after everything written before; never blocks. False if closed."""
+    def write(self, data: bytes, exempt: int = 0) -> bool:
+        """Send ``data`` after everything written before; never blocks. False if closed.
+
+        ``exempt``: how many of these bytes are a snapshot (they do not count
+        toward the lagging bound).
+        """
         if self.closed:
             return False
         if self.buffer or self.flushing:
             self.buffer += data
+            kept = len(data)
         else:
             try:
                 sent = self.sock.send(data, 0, timeout=0.0)
@@ -95,7 +112,10 @@ class DirectWriter:
             if sent == len(data):
                 return True
             self.buffer += memoryview(data)[sent:]
-        if len(self.buffer) > self.max_buffered_bytes:
+            kept = len(data) - sent
+        if exempt:
+            self.exempt_bytes += min(exempt, kept)
+        if len(self.buffer) - self.exempt_bytes > self.max_buffered_bytes:
             self.lagging = True
         if not self.flushing:
             self.flushing = True
@@ -107,10 +127,16 @@ class DirectWriter:
             while self.buffer and not self.closed:
                 chunk = bytes(self.buffer)
                 self.buffer.clear()
-                self.sock.sendall(chunk)  # yields until the socket takes it all
+                exempt, self.exempt_bytes = self.exempt_bytes, 0  # all of it is in chunk
+                try:
+                    self.sock.sendall(chunk)  # yields until the socket takes it all
+                except BaseException:
+                    self.exempt_bytes += exempt
+                    raise
         except OSError:
             self.closed = True
             self.buffer.clear()
+            self.exempt_bytes = 0
         finally:
             self.flushing = False
         if self.lagging and not self.closed:
@@ -125,6 +151,7 @@ class DirectWriter:
         """Drop whatever is buffered; later writes are refused."""
         self.closed = True
         self.buffer.clear()
+        self.exempt_bytes = 0
 
 
 def install(socketio: Any) -> bool:
@@ -150,6 +177,12 @@ def install(socketio: Any) -> bool:
             ws = environ.get("wsgi.websocket")
             handler = getattr(getattr(ws, "stream", None), "handler", None)
             self.writer = DirectWriter(handler.socket, gevent.spawn) if handler else None
+            if handler is not None:
+                try:
+                    handler.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF,
+                                              KERNEL_SNDBUF_BYTES)
+                except OSError:  # not a TCP socket (a test double): leave it
+                    pass
             eio_socket = getattr(self.app, "__self__", None)  # engine.io's Socket
             if eio_socket is not None and self.writer is not None:
                 eio_socket.trackside_writer = self.writer
@@ -166,9 +199,10 @@ def install(socketio: Any) -> bool:
                 return super().send(message)
             if isinstance(message, str):
                 data = text_frame(message)
+                exempt = len(data) if message.startswith(SNAPSHOT_PREFIX) else 0
             else:
-                data = frame(bytes(message), 0x2)
-            if not self.writer.write(data):
+                data, exempt = frame(bytes(message), 0x2), 0
+            if not self.writer.write(data, exempt):
                 raise WebSocketError("socket is dead")
             return None
 

@@ -159,8 +159,11 @@ def test_a_frozen_client_does_not_delay_the_others(server):
             assert server.post("/sessions", roster).status_code == 201
         live.wait("snapshot", 31, timeout_s=10)
         health = requests.get(server.url + "/api/v1/health", timeout=2).json()
-        # the frozen client is still connected, megabytes behind (its writer is stuck)...
-        assert health["clients"] == 2
+        # the frozen client is megabytes behind: still connected with its bytes in its
+        # own bounded buffer, or already cut off for passing the 4 MiB cap...
+        frozen_left = health["clients"] == 2
+        assert (health["max_buffered_bytes"] > 1 << 20) if frozen_left else (
+            health["broadcast"]["cut_off"] == 1 and health["clients"] == 1), health
         state = server.state()
         server.post("/sessions/current/start", {"time_s": START_S})
         marks = plan_crossings(state, "a1", START_S, [0.1 * k for k in range(8)])
@@ -171,7 +174,9 @@ def test_a_frozen_client_does_not_delay_the_others(server):
             live.wait("split", len(latencies) + 1)
             latencies.append(time.perf_counter() - sent)
         assert len(live.named("split")) == len(marks)
-        assert max(latencies) < 0.5, latencies
+        # blocked behind the frozen client would mean seconds (until its ping timeout);
+        # 2 s leaves room for a loaded CI box
+        assert max(latencies) < 2.0, latencies
     finally:
         live.close()
         frozen.close()

@@ -126,3 +126,26 @@ def test_direct_writer_keeps_order_bounds_a_stalled_peer_and_reports_the_drain()
         gevent.sleep(0.001)
     assert writer.closed and writer.buffered_bytes == 0
     ours.close()
+
+
+def test_snapshot_bytes_do_not_make_a_client_lag():
+    """A resync snapshot bigger than the bound must not start the next lag by itself."""
+    import gevent
+    from gevent import socket as gsocket
+
+    from dashboard.wsbatch import DirectWriter
+
+    ours, peer = gsocket.socketpair()
+    ours.setsockopt(gsocket.SOL_SOCKET, gsocket.SO_SNDBUF, 4096)
+    writer = DirectWriter(ours, gevent.spawn, max_buffered_bytes=16 * 1024)
+    snapshot = b"s" * 200_000
+    assert writer.write(snapshot, exempt=len(snapshot))
+    assert writer.buffered_bytes > 16 * 1024 and not writer.lagging
+    for _ in range(5):  # updates behind it do count
+        writer.write(b"u" * 2_000)
+    assert not writer.lagging
+    writer.write(b"u" * 10_000)
+    assert writer.lagging
+    peer.close()
+    ours.close()
+    gevent.sleep(0.01)
