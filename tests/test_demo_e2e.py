@@ -2,8 +2,10 @@
 
 The demo drives the real sensor code (RFID bytes through a pty, rendered frames
 through the camera detector) into the real server. Every simulated crossing
-must produce exactly one split, with the deviation the ground truth implies
-within the sensors' error, and the session export must match the splits shown.
+must produce exactly one split, on the socket.io client and in the coach
+page's split table in Chromium alike, with the deviation the ground truth
+implies within the sensors' error, and the session export must match the
+splits shown.
 """
 
 from __future__ import annotations
@@ -35,6 +37,13 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def clock_s(text: str) -> float:
+    """Seconds from the coach page's split cell: "1:23.45" or "23.45", flags after a space."""
+    value = text.split(" ")[0]
+    minutes, _, seconds = value.rpartition(":")
+    return (int(minutes) * 60 if minutes else 0) + float(seconds)
 
 
 @pytest.mark.slow
@@ -85,6 +94,14 @@ def test_demo_heat_end_to_end(tmp_path):
             screen.screenshot(path=str(ROOT / "docs/img/demo-screen.png"))
             shown = {r["id"]: coach.locator(f"tr[data-athlete={r['id']}]").count()
                      for r in heat["runners"]}
+            # each athlete's split table on the coach page: one filled row per crossing
+            coach_splits = {}
+            for r in heat["runners"]:
+                coach.locator(f"tr[data-athlete={r['id']}] td").first.click()
+                coach.wait_for_function("(name) => document.querySelector('#detail-title')"
+                                        ".textContent.endsWith(name)", arg=r["name"])
+                coach_splits[r["id"]] = coach.locator(
+                    "#split-rows tr:not(.pending) td:nth-child(5)").all_inner_texts()
             browser.close()
         export = json.loads(urllib.request.urlopen(f"{base}/api/v1/export.json").read())
         client.disconnect()
@@ -93,6 +110,13 @@ def test_demo_heat_end_to_end(tmp_path):
         demo.wait(timeout=20)
 
     assert all(count == 1 for count in shown.values()), shown
+    for athlete, texts in coach_splits.items():  # the same splits in Chromium, in plan order
+        mine = sorted((s for (a, _, _), s in splits.items() if a == athlete),
+                      key=lambda s: s["index"])
+        assert len(texts) == len(mine) == sum(c["athlete"] == athlete for c in
+                                               heat["crossings"]), (athlete, texts)
+        for text, split in zip(texts, mine, strict=True):
+            assert clock_s(text) == pytest.approx(split["split_s"], abs=0.006), (text, split)
     # exactly one split per simulated crossing, nothing extra
     keys = {(c["athlete"], c["lap"], c["segment"]) for c in truth}
     assert set(splits) == keys, (sorted(keys - set(splits)), sorted(set(splits) - keys))
