@@ -215,18 +215,19 @@ def detect(scene: Scene) -> list:
 
 
 @functools.cache
-def calibrated_lanes() -> tuple[tuple[float, float], ...] | None:
+def calibrated_lanes(lanes: tuple[int, ...] = CALIBRATION_LANES
+                     ) -> tuple[tuple[float, float], ...] | None:
     """The demo camera's ``lanes`` table, measured as a coach would set it up.
 
-    A runner of average build crosses in each of ``CALIBRATION_LANES``, one at
-    a time; the line positions the detector reports are the calibration
-    points. ``None`` (time-only assignment) if the detector missed one.
+    A runner of average build crosses in each of ``lanes``, one at a time; the
+    line positions the detector reports are the calibration points. ``None``
+    (time-only assignment) if the detector missed one.
     """
     from sensors.camera.render import RunnerSpec, Scene, lane_ground
 
     height = 360
     runners = []
-    for i, lane in enumerate(CALIBRATION_LANES):
+    for i, lane in enumerate(lanes):
         ground_y_px, px_per_m = lane_ground(height, lane, CAMERA_VIEW_LANES)
         runners.append(RunnerSpec(0.6 + 1.0 * i, speed_m_s=6.0, ground_y_px=ground_y_px,
                                   px_per_m=px_per_m))
@@ -237,8 +238,7 @@ def calibrated_lanes() -> tuple[tuple[float, float], ...] | None:
         log.warning("camera lane calibration saw %d of %d runners: lanes not used",
                     len(found), len(runners))
         return None
-    return tuple(sorted((c.position, float(lane))
-                        for c, lane in zip(found, CALIBRATION_LANES, strict=True)))
+    return tuple(sorted((c.position, float(lane)) for c, lane in zip(found, lanes, strict=True)))
 
 
 def write_truth(path: Path, heat: int, session_id: str, gun_s: float,

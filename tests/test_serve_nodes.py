@@ -2,9 +2,12 @@
 
 The reader emulator writes tag reads as bytes into a real pty; its node process
 reads it with pyserial. A camera node plays a real encoded video file (rendered
-with a runner crossing the line at a known time) through the detector, its
-first frame put on the session clock by ``start_s``. Both send crossings over
-the sensor link into the core, and splits come out. In headless Chromium, the
+with two runners in their lanes crossing the line at known times, in the
+other order than predicted) through the detector, its first frame put on the
+session clock by ``start_s`` and its line positions turned into lanes by a
+``lanes`` table calibrated on the detector. Both send crossings over the
+sensor link into the core, and splits come out, each camera time on its own
+runner. In headless Chromium, the
 coach page's sensor panel shows both nodes; pulling the reader (closing the
 pty) shows it DOWN there, and plugging it back brings it back.
 """
@@ -30,6 +33,8 @@ from sensors.node import RecordedFile, add_lane
 from sensors.rfid.devices import make_device
 from sensors.rfid.emulator import Emulator
 from sensors.rfid.passmodel import TagPass
+from sensors.sim import calibrated_lanes, lane_scene
+from sensors.simrunners import TruthCrossing
 from timing.plan import build_plan
 from timing.values import Crossing, flagged_lane
 
@@ -102,17 +107,41 @@ def test_a_camera_crossing_carries_the_lane_of_its_line_position():
     assert add_lane(Crossing("finish", 10.0, source="camera"), ends).flags == ()
 
 
+def five_k_for_lap1(lane: int, lap1_s: float) -> float:
+    """The 5K time whose plan in ``lane`` reaches the end of lap 1 at ``lap1_s``."""
+    lo, hi = 900.0, 2400.0
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        if build_plan(mid, lane, "standard").segments[4].cum_target_s < lap1_s:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
 @pytest.mark.slow
 def test_serve_runs_a_pty_reader_and_a_video_file_through_an_unplug(tmp_path):
+    # Ana (lane 1) and Cleo (lane 3) are predicted at the finish 0.3 s apart, Ana first,
+    # but Cleo surged: in the video file Cleo crosses at Ana's predicted time and Ana
+    # 0.3 s later. By time alone the two would be swapped; the camera's lanes decide.
+    ana = build_plan(1200.0, 1, "standard")
+    lap1_s = ana.segments[4].cum_target_s
+    cleo_5k_s = five_k_for_lap1(3, lap1_s + 0.3)
     video = tmp_path / "finish.mp4"
-    scene = clip(video)
+    scene = lane_scene([TruthCrossing("cleo", "", "finish", 0.8, 1, "home", 3, 6.0),
+                        TruthCrossing("ana", "", "finish", 1.1, 1, "home", 1, 6.5)], seed=7)
+    render_clip(video, scene)
+    lanes = calibrated_lanes()  # the camera's lane table, measured as a coach would
+    assert lanes is not None
+    lanes_toml = ", ".join(f"{lane:g} = {position:.4f}" for position, lane in lanes)
     now = time.time()
-    ana, ben = build_plan(1200.0, 1, "standard"), build_plan(24 * 60.0, 2, "standard")
+    ben = build_plan(24 * 60.0, 2, "standard")
     # The gun was 83 s ago. Ben's tag passes the home straight 8 s from now (a 91 s
     # split), then every 12 s (beyond the reader's 8 s dead time) to exercise the node.
-    # Ana crosses the finish line at the end of lap 1 on plan, in the video file.
+    # The finish line crossings are about 11 s from now, on the video file's timeline
+    # put at start_s (its first frame, 0.6 s before Cleo's crossing).
     gun_s = now - 83.0
-    ana_finish_s = gun_s + ana.segments[4].cum_target_s
+    ana_finish_s, cleo_finish_s = gun_s + lap1_s + 0.3, gun_s + lap1_s
     assert ana.segments[4].to_mark == "finish" and ben.segments[3].to_mark == "home_straight"
     passes = [TagPass(BEN_TAG, now + 8 + 12 * i, seed=i) for i in range(6)]
     emulator = Emulator(make_device("ascii", passes, read_hz=40.0), clock=time.time).start()
@@ -135,14 +164,19 @@ kind = "camera"
 mark = "finish"
 source = "{video}"
 line = {list(scene.line)}
-lanes = {{ 1 = 0.69, 4 = 0.40 }}
-start_s = {ana_finish_s - CLIP_CROSSING_S!r}
+lanes = {{ {lanes_toml} }}
+start_s = {cleo_finish_s - 0.6!r}
 [[athlete]]
 id = "ana"
 name = "Ana"
 lane = 1
 five_k = "20:00"
 tags = ["{ANA_TAG}"]
+[[athlete]]
+id = "cleo"
+name = "Cleo"
+lane = 3
+five_k_s = {cleo_5k_s!r}
 [[athlete]]
 id = "ben"
 name = "Ben"
@@ -181,9 +215,11 @@ tags = ["{BEN_TAG}"]
             row("finish-cam").wait_for(timeout=20_000)
             wait_for(lambda: "connected" in row("rfid-home").inner_text(), 20, "reader shown")
             # the camera's crossing (from the file) and the reader's reach the core as splits
-            ana_split = wait_for(lambda: _split(base, "ana", 1, "home"), 20, "Ana's camera split")
-            assert ana_split["source"] == "camera"
-            assert ana_split["time_s"] == pytest.approx(ana_finish_s, abs=0.06)
+            for athlete, finish_s in (("ana", ana_finish_s), ("cleo", cleo_finish_s)):
+                split = wait_for(lambda a=athlete: _split(base, a, 1, "home"), 20,
+                                 f"{athlete}'s camera split")
+                assert split["source"] == "camera" and "ambiguous" not in split["flags"]
+                assert split["time_s"] == pytest.approx(finish_s, abs=0.06), athlete
             ben_split = wait_for(lambda: _split(base, "ben", 1, "turn2"), 20, "Ben's RFID split")
             assert ben_split["source"] == "rfid"
             # the first pass the node was up for (a slow start under load may miss one)
