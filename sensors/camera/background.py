@@ -75,6 +75,7 @@ class BackgroundModel:
         self._bg: np.ndarray | None = None
         self._level: np.ndarray | None = None
         self._prev_mask: np.ndarray | None = None
+        self._surface: tuple[np.ndarray, np.ndarray] | None = None
         #: The last frame's foreground mask (for diagnostics and the naive baseline).
         self.last_mask: np.ndarray | None = None
         self.frames = 0
@@ -87,11 +88,16 @@ class BackgroundModel:
         self._bg = img.copy()
         self._level = np.full(img.shape[:2], 2.0, np.float32)
         self._prev_mask = np.zeros(img.shape[:2], np.uint8)
+        self._surface = None
 
     def apply(self, strip: np.ndarray) -> Foreground:
-        """Compare a strip (uint8, HxWx3 or HxW) with the background, then learn from it."""
-        img = _as_float_bgr(strip)
-        img = cv2.blur(img, (3, 3))
+        """Compare a strip (uint8, HxWx3 or HxW) with the background, then learn from it.
+
+        Written with OpenCV's whole-array operations where numpy would make a
+        temporary per step: this runs for every frame, and its cost is most of
+        the detector's.
+        """
+        img = _as_float_bgr(cv2.blur(strip, (3, 3)))
         if self._bg is None or self._bg.shape != img.shape:
             self._init(img)
         bg, level, prev = self._bg, self._level, self._prev_mask
@@ -100,49 +106,69 @@ class BackgroundModel:
 
         sum_i = _sum3(img) + 3.0
         sum_b = _sum3(bg) + 3.0
-        ratio = sum_i / sum_b
+        ratio = cv2.divide(sum_i, sum_b)
         gain_cols, gain = _column_gain(ratio, prev)
         bgc = bg * gain_cols[None, :, None]
         kernel = np.ones((3, 3), np.uint8)
         hi = cv2.dilate(bgc, kernel)
         lo = cv2.erode(bgc, kernel)
-        over = np.maximum(img - hi, 0.0) + np.maximum(lo - img, 0.0)
-        diff = _sum3(over)
+        # How far outside [lo, hi] each pixel lies: |img - clip(img, lo, hi)|.
+        diff = _sum3(cv2.absdiff(img, cv2.min(cv2.max(img, lo), hi)))
 
         # Shadows: uniformly darker, same chromaticity, on a coloured surface.
-        sum_bc = _sum3(bgc) + 3.0
-        chroma_b = bgc / sum_bc[..., None]
-        # Saturation of the surface around each pixel, so a white lane line on a
-        # red track counts as coloured ground and its shadow is recognised too.
-        sat_b = cv2.blur(_sum3(np.abs(chroma_b - (1.0 / 3.0))), (15, 15))
-        r = sum_i / sum_bc
-        chroma_i = img / sum_i[..., None]
-        chroma_d = _sum3(np.abs(chroma_i - chroma_b))
-        shadow = (
-            (r > s.shadow_ratio[0])
-            & (r < s.shadow_ratio[1])
-            & (chroma_d < s.shadow_chroma)
-            & (sat_b > s.shadow_min_saturation)
+        # The surface's chromaticity does not change with gain, so it is
+        # recomputed only now and then.
+        if self._surface is None or self.frames % _SURFACE_EVERY == 0:
+            self._surface = _surface(bg)
+        chroma_b, sat_b = self._surface
+        sum_bc = sum_b * gain_cols[None, :]
+        r = cv2.divide(sum_i, sum_bc)
+        candidates = (
+            (r > s.shadow_ratio[0]) & (r < s.shadow_ratio[1]) & (sat_b > s.shadow_min_saturation)
         )
-        if shadow.any():
-            shadow &= _texture_kept(sum_i, sum_bc, s.shadow_min_texture)
-        diff[shadow] = 0.0
+        if candidates.any():
+            chroma_i = img / sum_i[..., None]
+            chroma_d = _sum3(cv2.absdiff(chroma_i, chroma_b))
+            shadow = candidates & (chroma_d < s.shadow_chroma)
+            if shadow.any():
+                shadow &= _texture_kept(sum_i, sum_bc, s.shadow_min_texture)
+                diff[shadow] = 0.0
 
         threshold = s.min_contrast + s.noise_factor * level
-        mask = (diff > threshold).astype(np.uint8)
+        mask = cv2.compare(diff, threshold, cv2.CMP_GT)
         count = int(cv2.countNonZero(mask))
+        mask = cv2.threshold(mask, 0, 1, cv2.THRESH_BINARY)[1]
 
         # Learn: fast where background, slow under objects (dilated mask).
-        covered = cv2.dilate(mask, np.ones((5, 5), np.uint8)) if count else mask
-        rate = np.where(covered > 0, s.rate_covered, s.rate).astype(np.float32)
-        self._bg = bgc + (img - bgc) * rate[..., None]
-        free = covered == 0
-        level[free] += 0.05 * (np.minimum(diff[free], 4.0 * level[free] + 8.0) - level[free])
-        np.maximum(level, 0.5, out=level)
+        covered = cv2.dilate(mask, _KERNEL5) if count else mask
+        free = cv2.compare(covered, 0, cv2.CMP_EQ)
+        cv2.accumulateWeighted(img, bgc, s.rate, mask=free)
+        if count:
+            cv2.accumulateWeighted(img, bgc, s.rate_covered, mask=255 - free)
+        self._bg = bgc
+        target = cv2.min(diff, 4.0 * level + 8.0)
+        cv2.accumulateWeighted(target, level, 0.05, mask=free)
+        cv2.max(level, 0.5, dst=level)
         self._prev_mask = covered
         self.last_mask = mask
         self.frames += 1
         return Foreground(difference=diff, mask=mask, count=count, gain=gain)
+
+
+#: Frames between recomputations of the surface's chromaticity (shadow test).
+_SURFACE_EVERY = 8
+_KERNEL5 = np.ones((5, 5), np.uint8)
+
+
+def _surface(bg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Chromaticity of the background and how saturated the surface is around each pixel.
+
+    Saturation is blurred over 15x15, so a white lane line on a red track
+    counts as coloured ground and its shadow is recognised too.
+    """
+    chroma_b = bg / (_sum3(bg) + 3.0)[..., None]
+    sat_b = cv2.blur(_sum3(np.abs(chroma_b - (1.0 / 3.0))), (15, 15))
+    return chroma_b.astype(np.float32), sat_b
 
 
 def _texture_kept(img: np.ndarray, bg: np.ndarray, min_std: float) -> np.ndarray:
@@ -170,7 +196,7 @@ def _sum3(a: np.ndarray) -> np.ndarray:
 
 
 def _as_float_bgr(strip: np.ndarray) -> np.ndarray:
-    if strip.ndim == 2:
+    if strip.ndim == 2 or strip.shape[2] == 1:
         strip = cv2.cvtColor(strip, cv2.COLOR_GRAY2BGR)
     elif strip.shape[2] == 4:
         strip = strip[:, :, :3]

@@ -109,6 +109,9 @@ class StripGeometry:
     d_px: np.ndarray
     map_x: np.ndarray
     map_y: np.ndarray
+    #: The same tables in OpenCV's fixed-point form (1/32 pixel), which remap
+    #: reads about twice as fast as float tables.
+    fixed_maps: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -133,9 +136,8 @@ class StripGeometry:
         """The strip of ``frame`` (bilinear), same dtype and channels as the frame."""
         import cv2
 
-        return cv2.remap(
-            frame, self.map_x, self.map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-        )
+        m1, m2 = self.fixed_maps if self.fixed_maps is not None else (self.map_x, self.map_y)
+        return cv2.remap(frame, m1, m2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def strip_geometry(
@@ -176,4 +178,15 @@ def strip_geometry(
         d_px=d_px,
         map_x=map_x,
         map_y=map_y,
+        fixed_maps=_fixed_maps(map_x, map_y),
     )
+
+
+def _fixed_maps(map_x: np.ndarray, map_y: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Fixed-point remap tables, or None where they cannot address the frame (huge images)."""
+    import cv2
+
+    if max(float(np.abs(map_x).max()), float(np.abs(map_y).max())) > 32000:
+        return None
+    m1, m2 = cv2.convertMaps(map_x, map_y, cv2.CV_16SC2)
+    return m1, m2
