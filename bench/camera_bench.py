@@ -6,11 +6,20 @@ crossing: the detector's error and, in the same run, the naive method's (the
 time of the first frame whose line pixels change). Empty scenes (light ramps,
 flicker, shake, walkers) count false crossings.
 
+Several runners: two runners in different lanes whose torsos reach the line
+within one frame interval of each other (60 fps); each clip counts as
+separated (two crossings at distinct positions), flagged (``same_frame`` or
+``occluded``), or a silent single time (the failure the issue forbids).
+
 Speed: frames per second including decoding, on one core (affinity pinned,
 OpenCV single-threaded), at 1280x720 (120 fps footage) and 1920x1080 (60 fps).
 
-Run: .venv/bin/python bench/camera_bench.py [--quick]
-Ends with one line of JSON.
+Run: .venv/bin/python bench/camera_bench.py [--quick] [--part accuracy|speed|all]
+[--clips DIR] (``--clips`` keeps the rendered speed clips, so a second run
+only decodes and detects)
+(accuracy covers the empty scenes and the pairs; run ``--part speed`` alone
+under an exclusive CPU lock, the rest is not timing-sensitive). Ends with one
+line of JSON.
 """
 
 from __future__ import annotations
@@ -29,7 +38,12 @@ import numpy as np  # noqa: E402
 
 from sensors.camera.detector import Detector  # noqa: E402
 from sensors.camera.line import Line  # noqa: E402
-from sensors.camera.render import random_scene, render_clip  # noqa: E402
+from sensors.camera.render import (  # noqa: E402
+    Scene,
+    random_runner,
+    random_scene,
+    render_clip,
+)
 from sensors.camera.source import FrameSource  # noqa: E402
 
 
@@ -99,11 +113,40 @@ def empty(tmp: Path, n: int, seed: int) -> dict:
     return {"clips": n, "false_crossings": false}
 
 
+def pairs(tmp: Path, n: int, seed: int, fps: float = 60.0) -> dict:
+    """Two runners in different lanes reaching the line within one frame of each other."""
+    rng = np.random.default_rng(seed)
+    separated = flagged = silent = missed = 0
+    for i in range(n):
+        d = int(rng.choice([-1, 1]))
+        lane_a, lane_b = (int(x) for x in rng.choice([1, 2, 3, 4], 2, replace=False))
+        mid = 0.5 + float(rng.uniform(-0.05, 0.05))
+        delta = float(rng.uniform(-1.0, 1.0)) / fps
+        a = random_runner(rng, mid, 360, lane=lane_a, direction=d)
+        b = random_runner(rng, mid + delta, 360, lane=lane_b, direction=d)
+        scene = Scene(fps=fps, duration_s=1.0, runners=(a, b), noise_sigma=2.0,
+                      seed=int(rng.integers(1 << 31)))
+        render_clip(tmp / f"p{i}.mp4", scene)
+        found = run_clip(tmp / f"p{i}.mp4", scene.line)[0]
+        if any({"same_frame", "occluded"} & set(c.flags) for c in found):
+            flagged += 1
+        elif len(found) >= 2 and abs(found[0].position - found[1].position) > 0.05:
+            separated += 1
+        elif len(found) == 1:
+            silent += 1
+        else:
+            missed += 1
+    return {"clips": n, "separated": separated, "flagged": flagged, "silent_single": silent,
+            "missed": missed}
+
+
 def speed(tmp: Path, width: int, height: int, fps: float, seconds: float) -> dict:
+    """Decode alone, then decode + detect, on the same file (rendered once, kept if asked)."""
     rng = np.random.default_rng(99)
     scene = random_scene(rng, "single", width, height, fps=fps, duration_s=seconds)
-    path = tmp / f"s{width}.mp4"
-    render_clip(path, scene)
+    path = tmp / f"s{width}x{height}_{seconds:g}s.mp4"
+    if not path.exists():
+        render_clip(path, scene)
     t0 = time.perf_counter()
     cap = cv2.VideoCapture(str(path))
     k = 0
@@ -121,26 +164,40 @@ def speed(tmp: Path, width: int, height: int, fps: float, seconds: float) -> dic
 
 def main() -> None:
     quick = "--quick" in sys.argv
+    part = sys.argv[sys.argv.index("--part") + 1] if "--part" in sys.argv else "all"
     one_core()
     n = 8 if quick else 25
+    acc: list = []
+    emp: dict = {}
+    two: dict = {}
+    spd: list = []
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        acc = [accuracy(tmp, fps, n, 100 + int(fps)) for fps in (30, 60, 120, 240)]
-        print("accuracy (single runner, clear lane, 1 ms exposure, 640x360 mp4v):")
-        for a in acc:
-            print(f"  {a['fps']:>5.0f} fps  n={a['n']}  missed={a['missed']}  false={a['false']}  "
-                  f"bias {a['bias_ms']:+.2f} ms  p50 {a['p50_ms']:.2f}  p95 {a['p95_ms']:.2f} ms"
-                  f"  | naive bias {a['naive_bias_ms']:+.2f}  p95 {a['naive_p95_ms']:.2f} ms")
-        emp = empty(tmp, 4 if quick else 20, 7)
-        print(f"empty scenes: {emp['clips']} clips, {emp['false_crossings']} false crossings")
-        spd = [speed(tmp, 1280, 720, 120.0, 1.0 if quick else 2.0),
-               speed(tmp, 1920, 1080, 60.0, 1.0 if quick else 2.0)]
-        print("speed (one core, decode + detect):")
-        for s in spd:
-            print(f"  {s['size']} @{s['footage_fps']:.0f}: {s['fps_with_decode']} frames/s "
-                  f"({s['x_real_time']}x real time; decode alone {s['decode_only_fps']} frames/s,"
-                  f" detector ~{s['detector_ms_per_frame']} ms/frame)")
-    print(json.dumps({"camera": {"accuracy": acc, "empty": emp, "speed": spd}}))
+        if part in ("all", "accuracy"):
+            acc = [accuracy(tmp, fps, n, 100 + int(fps)) for fps in (30, 60, 120, 240)]
+            print("accuracy (single runner, clear lane, 1 ms exposure, 640x360 mp4v):")
+            for a in acc:
+                print(f"  {a['fps']:>5.0f} fps  n={a['n']}  missed={a['missed']}  "
+                      f"false={a['false']}  bias {a['bias_ms']:+.2f} ms  p50 {a['p50_ms']:.2f}  "
+                      f"p95 {a['p95_ms']:.2f} ms  | naive bias {a['naive_bias_ms']:+.2f}  "
+                      f"p95 {a['naive_p95_ms']:.2f} ms")
+            emp = empty(tmp, 4 if quick else 20, 7)
+            print(f"empty scenes: {emp['clips']} clips, {emp['false_crossings']} false crossings")
+            two = pairs(tmp, 6 if quick else 20, 31)
+            print(f"two runners within one frame: {two['clips']} clips, separated "
+                  f"{two['separated']}, flagged {two['flagged']}, silent single "
+                  f"{two['silent_single']}, missed {two['missed']}")
+        if part in ("all", "speed"):
+            clips = Path(sys.argv[sys.argv.index("--clips") + 1]) if "--clips" in sys.argv else tmp
+            clips.mkdir(parents=True, exist_ok=True)
+            spd = [speed(clips, 1280, 720, 120.0, 1.0 if quick else 2.0),
+                   speed(clips, 1920, 1080, 60.0, 1.0 if quick else 2.0)]
+            print("speed (one core, decode + detect):")
+            for s in spd:
+                print(f"  {s['size']} @{s['footage_fps']:.0f}: {s['fps_with_decode']} frames/s "
+                      f"({s['x_real_time']}x real time; decode alone {s['decode_only_fps']} "
+                      f"frames/s, detector ~{s['detector_ms_per_frame']} ms/frame)")
+    print(json.dumps({"camera": {"accuracy": acc, "empty": emp, "pairs": two, "speed": spd}}))
 
 
 if __name__ == "__main__":
