@@ -38,6 +38,20 @@ from sensors.camera.background import BackgroundModel, BackgroundSettings
 from sensors.camera.envelope import fit_crossing, torso_band
 from sensors.camera.line import Line, StripGeometry, strip_geometry
 from sensors.camera.torso import TorsoObservation, find_torsos
+from sensors.camera.tracks import (
+    Sample,
+    Track,
+    about_to_cross,
+    along_overlap,
+    entry_direction,
+    fit_points,
+    gap_at_line,
+    jumped,
+    near_across,
+    samples_after,
+    sign_change_frame,
+    theil_sen,
+)
 
 log = logging.getLogger(__name__)
 
@@ -91,52 +105,6 @@ class LineCrossing:
     track_id: int
 
 
-@dataclass(slots=True)
-class _Sample:
-    frame: int
-    time_s: float
-    obs: TorsoObservation
-    e_plus_px: float
-    e_minus_px: float
-    t_plus_s: float
-    t_minus_s: float
-    clip_plus: bool
-    clip_minus: bool
-    #: Signed distance past the line (px) of the body's leading edge per strip
-    #: column, moving towards +d and towards -d (NaN: not seen).
-    edges_plus_px: np.ndarray
-    edges_minus_px: np.ndarray
-
-
-@dataclass(slots=True)
-class _Track:
-    track_id: int
-    samples: list[_Sample] = field(default_factory=list)
-    missed: int = 0
-    radius: float = 0.0
-    merge_frames: list[int] = field(default_factory=list)
-    crossing_frame: int | None = None
-    done: bool = False
-    #: False for a track born beside another one (a body splitting in two):
-    #: such a track may not report a crossing it was never seen before.
-    alone: bool = True
-
-    @property
-    def last(self) -> TorsoObservation:
-        return self.samples[-1].obs
-
-    def direction(self) -> int:
-        """+1 or -1 from the centroid's motion, 0 while unknown."""
-        if len(self.samples) < 3:
-            return 0
-        rows = np.array([s.obs.centroid_row for s in self.samples[-8:]])
-        steps = np.diff(rows)
-        moved = rows[-1] - rows[0]
-        if abs(moved) < 2.0 or np.sign(np.median(steps)) != np.sign(moved):
-            return 0
-        return 1 if moved > 0 else -1
-
-
 class Detector:
     """Feed frames in order with their times; get torso crossings back.
 
@@ -153,7 +121,7 @@ class Detector:
         )
         self.background = BackgroundModel(s.background)
         self.frames = 0
-        self._tracks: list[_Track] = []
+        self._tracks: list[Track] = []
         self._next_id = 1
         self._recent: list[LineCrossing] = []
         self._last_t: float | None = None
@@ -222,9 +190,9 @@ class Detector:
         for i, obs in enumerate(torsos):
             best, best_overlap = None, 0.0
             for k, track in enumerate(self._tracks):
-                if not track.samples or not _near_across(track, obs):
+                if not track.samples or not near_across(track, obs):
                     continue
-                o = _overlap(obs, track.last)
+                o = along_overlap(obs, track.last)
                 if o > best_overlap:
                     best, best_overlap = k, o
             if best is not None and best_overlap >= 0.3:
@@ -250,9 +218,9 @@ class Detector:
                 track.missed += 1
         for i, obs in enumerate(torsos):
             if i not in used:
-                track = _Track(self._next_id, radius=obs.radius)
+                track = Track(self._next_id, radius=obs.radius)
                 track.alone = not any(
-                    t.samples and _overlap(obs, t.last) > 0 for t in self._tracks
+                    t.samples and along_overlap(obs, t.last) > 0 for t in self._tracks
                 )
                 self._next_id += 1
                 track.samples.append(self._sample(obs, index, t_s))
@@ -262,13 +230,13 @@ class Detector:
         for track in self._tracks:
             if not track.done:
                 # Re-decided every frame: the direction firms up as the body moves.
-                track.crossing_frame = _sign_change(track)
+                track.crossing_frame = sign_change_frame(track)
 
-    def _sample(self, obs: TorsoObservation, index: int, t_s: float) -> _Sample:
+    def _sample(self, obs: TorsoObservation, index: int, t_s: float) -> Sample:
         g = self.geometry
         c = g.center_row
         top = len(g.d_px) - 1
-        return _Sample(
+        return Sample(
             frame=index,
             time_s=t_s,
             obs=obs,
@@ -306,7 +274,7 @@ class Detector:
             waiting = track.crossing_frame is not None and not track.done
             if waiting and (
                 index - track.crossing_frame >= self.settings.after_frames - 1
-                and _samples_after(track) >= self.settings.after_frames
+                and samples_after(track) >= self.settings.after_frames
                 and self._window_complete(track)
                 or track.missed > 1
             ):
@@ -320,18 +288,18 @@ class Detector:
         self._tracks = keep
         return self._finish(out)
 
-    def _window_complete(self, track: _Track) -> bool:
+    def _window_complete(self, track: Track) -> bool:
         """Has enough footage after the crossing come in for the envelope?"""
         first_after = next(s for s in track.samples if s.frame >= (track.crossing_frame or 0))
         return track.samples[-1].time_s - first_after.time_s >= self.settings.envelope_window_s
 
     # -- solving --------------------------------------------------------------
 
-    def _solve(self, track: _Track) -> LineCrossing | None:
-        direction = track.direction() or _entry_direction(track)
+    def _solve(self, track: Track) -> LineCrossing | None:
+        direction = track.direction() or entry_direction(track)
         if direction == 0:
             return None
-        pts = _fit_points(track, direction)
+        pts = fit_points(track, direction)
         before = [p for p in pts if p[1] < 0]
         after = [p for p in pts if p[1] >= 0]
         flags: list[str] = []
@@ -340,7 +308,7 @@ class Detector:
         if not before:
             # Seen first already past the line: only believable if it got there
             # within the last frame (the strip is narrower than a frame's travel).
-            if self._dt_s is None or after[0][1] > 1.5 * _theil_sen(
+            if self._dt_s is None or after[0][1] > 1.5 * theil_sen(
                 np.array([p[0] for p in pts]), np.array([p[1] for p in pts])
             ) * self._dt_s:
                 return None
@@ -352,11 +320,11 @@ class Detector:
                 log.debug("track %d: split-off body seen once at the line", track.track_id)
                 return None
             flags.append("short_track")
-        if _jumped(track):
+        if jumped(track):
             log.debug("track %d jumped at the line: not one steadily moving body",
                       track.track_id)
             return None
-        if before and _gap_at_line(track, direction) > 2:
+        if before and gap_at_line(track, direction) > 2:
             # Not seen reaching the line: the track jumped over it (two walkers
             # parting, a body lost for frames) - nothing to time.
             log.debug("track %d jumped over the line: no crossing", track.track_id)
@@ -367,7 +335,7 @@ class Detector:
         near_line.sort()
         t = np.array([p[0] for p in near_line])
         e = np.array([p[1] for p in near_line])
-        slope = _theil_sen(np.array([p[0] for p in pts]), np.array([p[1] for p in pts]))
+        slope = theil_sen(np.array([p[0] for p in pts]), np.array([p[1] for p in pts]))
         if slope <= 0:
             return None
         # Each frame says when its leading edge would reach the line at the common
@@ -421,13 +389,13 @@ class Detector:
             track_id=track.track_id,
         )
 
-    def _body_speed(self, track: _Track) -> float:
+    def _body_speed(self, track: Track) -> float:
         """Speed of the body's centre across the line (px/s, signed along +d)."""
         t = np.array([s.time_s for s in track.samples])
         rows = np.array([s.obs.centroid_row for s in track.samples])
-        return _theil_sen(t, rows * self.geometry.step_px) if len(t) >= 3 else 0.0
+        return theil_sen(t, rows * self.geometry.step_px) if len(t) >= 3 else 0.0
 
-    def _envelope(self, track: _Track, direction: int, guess_s: float):
+    def _envelope(self, track: Track, direction: int, guess_s: float):
         """Refine ``guess_s`` from the body's leading-edge profiles (see envelope.py)."""
         window = max(self.settings.envelope_window_s, 3.5 * (self._dt_s or 0.0))
         near = [s for s in track.samples if abs(s.time_s - guess_s) <= window]
@@ -476,7 +444,7 @@ class Detector:
             others = [o for o in self._recent + crossings if o is not c]
             close = any(abs(o.time_s - c.time_s) < dt for o in others)
             pending = any(
-                t.crossing_frame is None and not t.done and _about_to_cross(t, c.time_s, dt)
+                t.crossing_frame is None and not t.done and about_to_cross(t, c.time_s, dt)
                 for t in self._tracks
             )
             if (close or pending) and "same_frame" not in c.flags:
@@ -485,138 +453,6 @@ class Detector:
         self._recent = (self._recent + out)[-8:]
         out.sort(key=lambda c: c.time_s)
         return out
-
-
-# -- helpers (pure) -------------------------------------------------------------
-
-
-def _overlap(a: TorsoObservation, b: TorsoObservation) -> float:
-    inter = min(a.col_hi, b.col_hi) - max(a.col_lo, b.col_lo) + 1
-    if inter <= 0:
-        return 0.0
-    shorter = min(a.col_hi - a.col_lo, b.col_hi - b.col_lo) + 1
-    return inter / shorter
-
-
-def _edge(sample: _Sample, direction: int) -> tuple[float, float, bool]:
-    if direction > 0:
-        return sample.t_plus_s, sample.e_plus_px, sample.clip_plus
-    return sample.t_minus_s, sample.e_minus_px, sample.clip_minus
-
-
-def _sign_change(track: _Track) -> int | None:
-    """Frame index of the first sample at/after the line, once the direction is known."""
-    direction = track.direction() or _entry_direction(track)
-    if direction == 0:
-        return None
-    prev = None
-    for s in track.samples:
-        _, e, clipped = _edge(s, direction)
-        if clipped:
-            continue
-        if e >= 0 and (prev is None or prev < 0):
-            if prev is None and (len(track.samples) < 2 or not track.alone):
-                return None
-            return s.frame
-        prev = e
-    return None
-
-
-def _entry_direction(track: _Track) -> int:
-    """Direction guessed from the strip edge a torso is entering through (first sample)."""
-    s = track.samples[0]
-    if s.clip_minus and not s.clip_plus and s.e_plus_px < 0:
-        return 1
-    if s.clip_plus and not s.clip_minus and s.e_minus_px < 0:
-        return -1
-    return 0
-
-
-def _samples_after(track: _Track) -> int:
-    if track.crossing_frame is None:
-        return 0
-    return sum(1 for s in track.samples if s.frame >= track.crossing_frame)
-
-
-def _fit_points(track: _Track, direction: int) -> list[tuple[float, float]]:
-    pts = []
-    for s in track.samples:
-        t, e, clipped = _edge(s, direction)
-        if not clipped:
-            pts.append((t, e))
-    return pts
-
-
-def _near_across(track: _Track, obs: TorsoObservation) -> bool:
-    """Is ``obs`` where this track's torso should be now (across the line)?
-
-    Along-line overlap alone would let a second runner in the same lane join
-    the track of the one ahead of it while that one's legs are still in the
-    strip.
-    """
-    last = track.samples[-1].obs
-    step = 0.0
-    if len(track.samples) >= 2:
-        step = last.centroid_row - track.samples[-2].obs.centroid_row
-    predicted = last.centroid_row + step * (1 + track.missed)
-    allowed = 3.0 * max(last.radius, 2.0) + 1.5 * abs(step)
-    return abs(obs.centroid_row - predicted) <= allowed
-
-
-def _jumped(track: _Track, reach: int = 3) -> bool:
-    """Did the body's centre leap near the crossing (two bodies swapped in the track)?
-
-    A runner's centre moves by about the same amount every frame; a step far
-    beyond the track's usual one (more than three times it, plus half the
-    torso's thickness for a torso that is still entering the strip) within
-    ``reach`` frames of the crossing means the track switched bodies.
-    """
-    if track.crossing_frame is None or len(track.samples) < 3:
-        return False
-    frames = np.array([s.frame for s in track.samples], dtype=float)
-    rows = np.array([s.obs.centroid_row for s in track.samples])
-    per_frame = np.abs(np.diff(rows)) / np.diff(frames)
-    usual = float(np.median(per_frame))
-    near = np.abs(frames[1:] - track.crossing_frame) <= reach
-    limit = 3.0 * usual + 0.5 * max(track.radius, 2.0)
-    return bool(np.any(per_frame[near] > limit))
-
-
-def _gap_at_line(track: _Track, direction: int) -> int:
-    """Frames between the last sample before the line and the first one past it."""
-    prev = None
-    for s in track.samples:
-        _, e, clipped = _edge(s, direction)
-        if clipped:
-            continue
-        if e >= 0 and prev is not None and prev[1] < 0:
-            return s.frame - prev[0]
-        prev = (s.frame, e)
-    return 1
-
-
-def _theil_sen(t: np.ndarray, e: np.ndarray) -> float:
-    """Median of pairwise slopes: a speed that a few bad frames cannot drag."""
-    i, j = np.triu_indices(len(t), 1)
-    dt = t[j] - t[i]
-    ok = dt > 0
-    if not ok.any():
-        return 0.0
-    return float(np.median((e[j] - e[i])[ok] / dt[ok]))
-
-
-def _about_to_cross(track: _Track, time_s: float, dt: float) -> bool:
-    """True if this track's torso will reach the line within ``dt`` of ``time_s``."""
-    direction = track.direction() or _entry_direction(track)
-    if direction == 0 or len(track.samples) < 2 or dt <= 0:
-        return False
-    a, b = track.samples[-2], track.samples[-1]
-    ta, ea, _ = _edge(a, direction)
-    tb, eb, _ = _edge(b, direction)
-    if tb <= ta or eb <= ea:
-        return False
-    t_cross = tb + (-eb) * (tb - ta) / (eb - ea)
-    return abs(t_cross - time_s) < dt
 
 
 def _with_flag(c: LineCrossing, flag: str) -> LineCrossing:

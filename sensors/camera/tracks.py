@@ -1,0 +1,191 @@
+"""Tracks of bodies along the line, frame by frame, and the pure helpers on them.
+
+A ``Track`` is one body seen in consecutive frames (``Sample`` per frame: its
+torso observation and the leading-edge distances past the line). The
+helpers answer the questions the detector asks of a track: which way it
+moves, in which frame its front reached the line, whether it is steady
+enough to be one runner. No clock, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sensors.camera.torso import TorsoObservation
+
+
+@dataclass(slots=True)
+class Sample:
+    frame: int
+    time_s: float
+    obs: TorsoObservation
+    e_plus_px: float
+    e_minus_px: float
+    t_plus_s: float
+    t_minus_s: float
+    clip_plus: bool
+    clip_minus: bool
+    #: Signed distance past the line (px) of the body's leading edge per strip
+    #: column, moving towards +d and towards -d (NaN: not seen).
+    edges_plus_px: np.ndarray
+    edges_minus_px: np.ndarray
+
+
+@dataclass(slots=True)
+class Track:
+    track_id: int
+    samples: list[Sample] = field(default_factory=list)
+    missed: int = 0
+    radius: float = 0.0
+    merge_frames: list[int] = field(default_factory=list)
+    crossing_frame: int | None = None
+    done: bool = False
+    #: False for a track born beside another one (a body splitting in two):
+    #: such a track may not report a crossing it was never seen before.
+    alone: bool = True
+
+    @property
+    def last(self) -> TorsoObservation:
+        return self.samples[-1].obs
+
+    def direction(self) -> int:
+        """+1 or -1 from the centroid's motion, 0 while unknown."""
+        if len(self.samples) < 3:
+            return 0
+        rows = np.array([s.obs.centroid_row for s in self.samples[-8:]])
+        steps = np.diff(rows)
+        moved = rows[-1] - rows[0]
+        if abs(moved) < 2.0 or np.sign(np.median(steps)) != np.sign(moved):
+            return 0
+        return 1 if moved > 0 else -1
+
+
+def along_overlap(a: TorsoObservation, b: TorsoObservation) -> float:
+    inter = min(a.col_hi, b.col_hi) - max(a.col_lo, b.col_lo) + 1
+    if inter <= 0:
+        return 0.0
+    shorter = min(a.col_hi - a.col_lo, b.col_hi - b.col_lo) + 1
+    return inter / shorter
+
+
+def leading_edge(sample: Sample, direction: int) -> tuple[float, float, bool]:
+    if direction > 0:
+        return sample.t_plus_s, sample.e_plus_px, sample.clip_plus
+    return sample.t_minus_s, sample.e_minus_px, sample.clip_minus
+
+
+def sign_change_frame(track: Track) -> int | None:
+    """Frame index of the first sample at/after the line, once the direction is known."""
+    direction = track.direction() or entry_direction(track)
+    if direction == 0:
+        return None
+    prev = None
+    for s in track.samples:
+        _, e, clipped = leading_edge(s, direction)
+        if clipped:
+            continue
+        if e >= 0 and (prev is None or prev < 0):
+            if prev is None and (len(track.samples) < 2 or not track.alone):
+                return None
+            return s.frame
+        prev = e
+    return None
+
+
+def entry_direction(track: Track) -> int:
+    """Direction guessed from the strip edge a torso is entering through (first sample)."""
+    s = track.samples[0]
+    if s.clip_minus and not s.clip_plus and s.e_plus_px < 0:
+        return 1
+    if s.clip_plus and not s.clip_minus and s.e_minus_px < 0:
+        return -1
+    return 0
+
+
+def samples_after(track: Track) -> int:
+    if track.crossing_frame is None:
+        return 0
+    return sum(1 for s in track.samples if s.frame >= track.crossing_frame)
+
+
+def fit_points(track: Track, direction: int) -> list[tuple[float, float]]:
+    pts = []
+    for s in track.samples:
+        t, e, clipped = leading_edge(s, direction)
+        if not clipped:
+            pts.append((t, e))
+    return pts
+
+
+def near_across(track: Track, obs: TorsoObservation) -> bool:
+    """Is ``obs`` where this track's torso should be now (across the line)?
+
+    Along-line overlap alone would let a second runner in the same lane join
+    the track of the one ahead of it while that one's legs are still in the
+    strip.
+    """
+    last = track.samples[-1].obs
+    step = 0.0
+    if len(track.samples) >= 2:
+        step = last.centroid_row - track.samples[-2].obs.centroid_row
+    predicted = last.centroid_row + step * (1 + track.missed)
+    allowed = 3.0 * max(last.radius, 2.0) + 1.5 * abs(step)
+    return abs(obs.centroid_row - predicted) <= allowed
+
+
+def jumped(track: Track, reach: int = 3) -> bool:
+    """Did the body's centre leap near the crossing (two bodies swapped in the track)?
+
+    A runner's centre moves by about the same amount every frame; a step far
+    beyond the track's usual one (more than three times it, plus half the
+    torso's thickness for a torso that is still entering the strip) within
+    ``reach`` frames of the crossing means the track switched bodies.
+    """
+    if track.crossing_frame is None or len(track.samples) < 3:
+        return False
+    frames = np.array([s.frame for s in track.samples], dtype=float)
+    rows = np.array([s.obs.centroid_row for s in track.samples])
+    per_frame = np.abs(np.diff(rows)) / np.diff(frames)
+    usual = float(np.median(per_frame))
+    near = np.abs(frames[1:] - track.crossing_frame) <= reach
+    limit = 3.0 * usual + 0.5 * max(track.radius, 2.0)
+    return bool(np.any(per_frame[near] > limit))
+
+
+def gap_at_line(track: Track, direction: int) -> int:
+    """Frames between the last sample before the line and the first one past it."""
+    prev = None
+    for s in track.samples:
+        _, e, clipped = leading_edge(s, direction)
+        if clipped:
+            continue
+        if e >= 0 and prev is not None and prev[1] < 0:
+            return s.frame - prev[0]
+        prev = (s.frame, e)
+    return 1
+
+
+def theil_sen(t: np.ndarray, e: np.ndarray) -> float:
+    """Median of pairwise slopes: a speed that a few bad frames cannot drag."""
+    i, j = np.triu_indices(len(t), 1)
+    dt = t[j] - t[i]
+    ok = dt > 0
+    if not ok.any():
+        return 0.0
+    return float(np.median((e[j] - e[i])[ok] / dt[ok]))
+
+
+def about_to_cross(track: Track, time_s: float, dt: float) -> bool:
+    """True if this track's torso will reach the line within ``dt`` of ``time_s``."""
+    direction = track.direction() or entry_direction(track)
+    if direction == 0 or len(track.samples) < 2 or dt <= 0:
+        return False
+    a, b = track.samples[-2], track.samples[-1]
+    ta, ea, _ = leading_edge(a, direction)
+    tb, eb, _ = leading_edge(b, direction)
+    if tb <= ta or eb <= ea:
+        return False
+    t_cross = tb + (-eb) * (tb - ta) / (eb - ea)
+    return abs(t_cross - time_s) < dt
