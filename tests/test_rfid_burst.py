@@ -238,10 +238,10 @@ def test_arrival_jitter_stretches_the_quiet_time():
     for i in range(60):
         t = 100.0 + i * 0.025
         calm.add("A", "finish", t, -50.0, arrival_s=t + 0.01)
-        jittery.add("A", "finish", t, -50.0, arrival_s=t + rng.uniform(0.0, 0.3))
-    last = 100.0 + 59 * 0.025 + 0.3
+        jittery.add("A", "finish", t, -50.0, arrival_s=t + rng.uniform(0.0, 0.4))
+    last = 100.0 + 59 * 0.025 + 0.4
     assert len(calm.poll(last + 0.3)) == 1
-    assert jittery.jitter.jitter_s > 0.2
+    assert jittery.jitter.jitter_s > 0.15
     assert jittery.poll(last + 0.3) == []  # a read that happened may still be on its way
     assert len(jittery.poll(last + 0.3 + jittery.jitter.jitter_s)) == 1
 
@@ -250,6 +250,6 @@ def test_host_stalls_count_as_jitter_but_a_steady_loop_does_not():
     steady, stalling = ArrivalJitter(), ArrivalJitter()
     for i in range(100):
         steady.poll(i * 0.08)  # a 4x clock: 80 session ms between polls is the period
-        stalling.poll(i * 0.08 + (0.3 if i % 10 == 0 else 0.0))
+        stalling.poll(i * 0.08 + (0.3 if i == 50 else 0.0))  # one stall is enough
     assert steady.jitter_s < 0.01
     assert stalling.jitter_s > 0.2

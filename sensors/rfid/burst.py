@@ -21,8 +21,8 @@ Two rules decide a burst. The *early* rule (methods that use RSSI): once
 the tag is clearly past the antenna, its reads for ``early_hold_s`` all
 ``early_drop_db`` or more below the burst's strongest read (and at least
 three reads, for slow readers) and the
-estimate falls before them, the crossing is emitted then, typically
-0.3-0.5 s after the true crossing instead of ~0.9 s; the rest of the
+estimate falls before them, the crossing is emitted then, ~0.4 s
+(p50) after the true crossing instead of ~0.9 s; the rest of the
 burst (the tag is in the field another half second) is absorbed by dead
 time, never a second crossing. The *quiet* rule is the fallback (no RSSI,
 a burst that never fades, a tag that vanishes at its peak). Quiet times
@@ -65,7 +65,7 @@ class BurstConfig:
     offset_s: float = 0.0
     early: bool = True
     early_drop_db: float = 10.0
-    early_hold_s: float = 0.1
+    early_hold_s: float = 0.2
     early_min_reads: int = 8
     max_jitter_s: float = 1.0
 
