@@ -39,7 +39,11 @@ FLOOR_DB = 3.0
 MIN_READS = 6
 #: Candidate closest-approach times w = distance / speed (s): 0.5 m at 12 m/s to 6 m at 4 m/s.
 W_GRID_S = np.geomspace(0.04, 1.5, 24)
-COARSE_STEP_S = 0.01
+COARSE_STEP_S = 0.02
+FINE_STEP_S = 0.001
+#: The crossing is searched among reads this close (dB) to the strongest one: the
+#: curve's top; its flanks still shape the fit, they just cannot hold the peak.
+SEARCH_DB = 15.0
 #: Below-curve residuals beyond this many scales weigh nothing (a fade).
 LOW_CUT = 4.0
 #: Above-curve residuals beyond this many scales are down-weighted (Huber).
@@ -94,7 +98,8 @@ def shape_fit(times_s: Sequence[float], rssis: Sequence[float],
     t, y = t_all[keep] - origin, y_all[keep]
     if float(y.max() - y.min()) < 2.0 or t[-1] - t[0] <= 0.0:
         return None  # flat: no shape to fit
-    t0s = np.arange(t[0], t[-1] + COARSE_STEP_S / 2, COARSE_STEP_S)
+    top = t[y >= y.max() - SEARCH_DB]
+    t0s = np.arange(top[0], top[-1] + COARSE_STEP_S / 2, COARSE_STEP_S)
     weights = np.ones_like(t)
     best = None
     for _ in range(iterations):
@@ -105,8 +110,9 @@ def shape_fit(times_s: Sequence[float], rssis: Sequence[float],
         if np.count_nonzero(weights) < MIN_READS:
             return None
     t0, w, _ = best  # type: ignore[misc]
-    fine = _solve_grid(t, y, weights, np.arange(t0 - 0.012, t0 + 0.0125, 0.001),
-                       w * np.geomspace(0.88, 1.14, 9))
+    span = COARSE_STEP_S + 0.002
+    fine = _solve_grid(t, y, weights, np.arange(t0 - span, t0 + span + FINE_STEP_S / 2,
+                                                FINE_STEP_S), w * np.geomspace(0.88, 1.14, 9))
     if fine is None:
         return None
     t0, w, _ = fine
