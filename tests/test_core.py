@@ -315,3 +315,32 @@ def test_fast_correction_copy_equals_dataclasses_replace():
     slow = replace(u, correction=True, flags=u.flags + ("correction",))
     for f in fields(u):  # every field, including those left out of equality
         assert getattr(fast, f.name) == getattr(slow, f.name), f.name
+
+
+def test_a_new_session_runs_the_same_athletes_from_a_clean_slate():
+    """Heats reuse athlete ids: the second heat's splits must not see the first's."""
+    from timing.events import Start
+    from timing.values import Session
+
+    a = make_athlete("a")
+    b = make_athlete("b")
+    core, _ = started_core(a, b)
+    first = mark_times(a.plan, T0, 1.05)
+    feed(core, crossings_for(a, first)[:6])
+    core.handle(Crossing("finish", T0 + 5.0, tag="stray-tag", source="rfid"))
+    assert core.splits("a") and core.unknown_tags()
+
+    t1 = T0 + 3600.0
+    outs = core.handle(SessionSetup(Session("s2", "second heat", (a, b))))
+    assert any(isinstance(o, Notice) and "clean slate" in o.text for o in outs)
+    assert core.splits("a") == [] and core.unknown_tags() == {}
+    assert core.status("a") == "waiting"
+    core.handle(Start(t1))
+    second = mark_times(a.plan, t1)
+    ups = splits_of(feed(core, crossings_for(a, second)))
+    assert len(ups) == len(a.plan.segments)
+    assert all(abs(u.deviation_s) < 1e-5 for u in ups)
+
+    # the same session id again is a roster edit: history stays
+    core.handle(SessionSetup(Session("s2", "second heat", (a, b))))
+    assert len(core.splits("a")) == len(a.plan.segments)

@@ -201,6 +201,8 @@ class Core(AnonymousMixin):
             seen.add(a.id)
             kept.append(a)
         session = Session(session.id, session.name, tuple(kept))
+        if self.session is not None and session.id != self.session.id:
+            self._new_session(pre)
         for gone in [aid for aid in self._order if aid not in seen]:
             del self._tracks[gone]
             pre.append(Notice("ignored", None, gone, f"athlete {gone} left the roster"))
@@ -232,6 +234,20 @@ class Core(AnonymousMixin):
                 self._crossing(c, pre, updates, post, count=False)
             else:
                 self._unknown.append(c)
+
+    def _new_session(self, pre: list) -> None:
+        # Another session id is another race: the same athlete ids run it from
+        # scratch, so nothing of the previous one (tracks, packs, unknown tags,
+        # counters, end) may leak into its splits. Sequence numbers go on.
+        self._tracks.clear()
+        self._order, self._pos, self._tags = [], {}, {}
+        self._anon.clear()
+        self._unknown, self._unknown_tags = [], {}
+        self._ingest_rejects.clear()
+        self._ended_s = None
+        self._crossings = self._corrections = 0
+        self._last_update = None
+        pre.append(Notice("session", None, None, "a new session starts from a clean slate"))
 
     # ---------------------------------------------------------------- lifecycle
     def _targets(self, athletes: tuple[str, ...] | None, pre: list) -> list[AthleteTrack]:

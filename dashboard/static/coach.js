@@ -140,7 +140,7 @@
         el("td", { text: h.received_s ? new Date(h.received_s * 1000).toLocaleTimeString() : "–" })));
     }
     if (!names.length) body.append(el("tr", {}, el("td", { colspan: 4, class: "muted", text: "No sensor nodes have reported." })));
-    const down = names.filter((n) => model.nodes[n].connected === false).length;
+    const down = names.filter((n) => model.nodes[n].connected === false || model.nodes[n].ok === false).length;
     $(".tab[data-tab=sensors]").textContent = down ? `Sensors (${down} down)` : "Sensors";
   }
 
