@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo bench lint clean
+.PHONY: install test demo bench lint screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,6 +26,10 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# The README's screenshots: the browser tests write them to artifacts/screenshots.
+screenshots:
+	cp artifacts/screenshots/*.png docs/img/
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

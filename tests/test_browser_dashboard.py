@@ -2,15 +2,16 @@
 
 The coach sets up a session on the page, starts it, sees the splits the test
 posts; the screen shows the cue and deviation; a dropped connection resyncs
-from the snapshot. Screenshots go to docs/img/ (look at them after a change).
+from the snapshot. Screenshots go to artifacts/screenshots/ (look at them after a change;
+``make screenshots`` copies them into docs/img).
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
+from artifacts import screenshot_path
 from test_dashboard_support import TOKEN, ServerProcess, plan_crossings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -22,7 +23,6 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run",
         "--host-resolver-rules=MAP trackside.lan 127.0.0.1",
         "--autoplay-policy=no-user-gesture-required"]
-IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
 XSS = '<img src=x onerror="window.pwned=1">Ann'
 
 
@@ -116,7 +116,7 @@ def test_coach_sets_up_starts_and_sees_splits_then_screen_and_resync(server, bro
     coach.locator("tr[data-athlete=a2] td.dev").first.wait_for()
     coach.click("tr[data-athlete=a1]")
     coach.wait_for_timeout(150)
-    coach.screenshot(path=str(IMG / "coach.png"))
+    coach.screenshot(path=str(screenshot_path("coach.png")))
 
     # --- the trackside screen follows Ann: deviation, cue, lap, ghost
     screen_ctx = browser.new_context(viewport={"width": 1920, "height": 1080})
@@ -133,7 +133,7 @@ def test_coach_sets_up_starts_and_sees_splits_then_screen_and_resync(server, bro
     assert panel.locator(".who").text_content() == "Ann Lee"
     assert screen.locator("#picker button", has_text="onerror").text_content() == XSS
     assert screen.locator("img").count() == 0 and screen.evaluate("window.pwned") is None
-    screen.screenshot(path=str(IMG / "screen.png"))
+    screen.screenshot(path=str(screenshot_path("screen.png")))
 
     # --- drop the screen's connection, post a split meanwhile, come back: resynced
     screen_ctx.set_offline(True)
@@ -215,5 +215,5 @@ def test_screen_ghost_moves_between_crossings_and_says_if_it_keeps_awake(server,
     assert "http" in awake.text_content()
     if awake.get_attribute("data-state") == "video":
         assert page.evaluate("!document.querySelector('video.keepawake').paused")
-    page.screenshot(path=str(IMG / "screen-lan.png"))
+    page.screenshot(path=str(screenshot_path("screen-lan.png")))
     ctx.close()

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 import socketio
+from artifacts import screenshot_path
 
 CHROMIUM = "/usr/bin/chromium"
 #: Timing error allowed per source of a reading (s): the camera and RFID figures measured
@@ -90,8 +91,8 @@ def test_demo_heat_end_to_end(tmp_path):
                 time.sleep(0.2)
             coach.wait_for_function(
                 "document.querySelectorAll('tr[data-athlete] td.dev').length > 0")
-            coach.screenshot(path=str(ROOT / "docs/img/demo-coach.png"))
-            screen.screenshot(path=str(ROOT / "docs/img/demo-screen.png"))
+            coach.screenshot(path=str(screenshot_path("demo-coach.png")))
+            screen.screenshot(path=str(screenshot_path("demo-screen.png")))
             shown = {r["id"]: coach.locator(f"tr[data-athlete={r['id']}]").count()
                      for r in heat["runners"]}
             # each athlete's split table on the coach page: one filled row per crossing
