@@ -125,9 +125,10 @@ class HeatSensors:
         runs only decide each pass a little later.
         """
         from sensors.rfid.burst import BurstConfig
+        from sensors.rfid.reader import DEFAULT_METHOD
 
         floor_s = 0.15 * self.clock.speed
-        return BurstConfig(method="fit", quiet_s=max(0.2, floor_s),
+        return BurstConfig(method=DEFAULT_METHOD["ascii"], quiet_s=max(0.2, floor_s),
                            max_quiet_s=max(0.28, 1.4 * floor_s))
 
     def _run_plain(self) -> None:
