@@ -11,7 +11,9 @@ would do once with a few runs past a camera). Every method is run with the
 quiet-time rule only ("quiet"); the RSSI methods also with the early rule
 ("early": decide once the tag is clearly past), so the delay saved and the
 accuracy it costs are measured on the same passes. ``method*`` marks the
-default. Ends with one JSON line.
+default. ``shape0`` is the previous pass-shape model, the same fit with the
+body shadow held at 0 dB (``shapefit.SHADOW_PRIOR_DB`` 0, prior weight huge),
+measured on the same passes. Ends with one JSON line.
 
     .venv/bin/python bench/rfid_bench.py [--passes 300] [--quick]
 """
@@ -24,16 +26,18 @@ import random
 import statistics
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sensors.rfid import shapefit  # noqa: E402
 from sensors.rfid.burst import BurstConfig, BurstEstimator  # noqa: E402
 from sensors.rfid.passmodel import random_pass, simulate_reads  # noqa: E402
 
 #: (method, early rule on) in the order printed.
 VARIANTS = (("first", False), ("midpoint", False), ("strongest", False), ("fit", False),
-            ("shape", False), ("fit", True), ("shape", True))
+            ("shape0", False), ("shape", False), ("fit", True), ("shape0", True), ("shape", True))
 DEFAULT = ("shape", True)
 RATES = (10, 20, 40, 100, 200)
 TICK_S = 0.02
@@ -45,9 +49,24 @@ def pct(values, q):
     return ordered[min(len(ordered) - 1, int(round(q / 100.0 * (len(ordered) - 1))))]
 
 
+@contextmanager
+def shadow_held_at_zero():
+    """The previous model: the shape fit with no body shadow (the prior pins it at 0 dB)."""
+    saved = shapefit.SHADOW_PRIOR_DB, shapefit.SHADOW_PRIOR_WEIGHT
+    shapefit.SHADOW_PRIOR_DB, shapefit.SHADOW_PRIOR_WEIGHT = 0.0, 1e12
+    try:
+        yield
+    finally:
+        shapefit.SHADOW_PRIOR_DB, shapefit.SHADOW_PRIOR_WEIGHT = saved
+
+
 def run_pass(variant, reads, offset_s=0.0):
-    """One pass through the estimator; returns (estimate, decided_s, last_read_s)."""
+    """One pass through the estimator; returns (estimate, decided_s, last_read_s, method)."""
     method, early = variant
+    if method == "shape0":
+        with shadow_held_at_zero():
+            result = run_pass(("shape", early), reads, offset_s)
+        return result[:3] + ("shape0" if result[3] == "shape" else result[3],)
     estimator = BurstEstimator(BurstConfig(method=method, quiet_s=QUIET_S, offset_s=offset_s,
                                            early=early))
     now = reads[0].time_s
@@ -139,6 +158,9 @@ def main() -> None:
         "calibrated_p95_ms_at_40hz": at40[default]["calibrated_p95_ms"],
         "quadratic_fit_p95_ms_at_40hz": at40["fit"]["p95_ms"],
         "shape_quiet_rule_p95_ms_at_40hz": at40["shape"]["p95_ms"],
+        "previous_shape_no_shadow_p95_ms_at_40hz": at40["shape0+early"]["p95_ms"],
+        "previous_shape_no_shadow_calibrated_p95_ms_at_40hz":
+            at40["shape0+early"]["calibrated_p95_ms"],
         "first_read_p95_ms_at_40hz": at40["first"]["p95_ms"],
         "decision_p50_s_at_40hz": {"early": at40[default]["decision_p50_s"],
                                    "quiet": at40["shape"]["decision_p50_s"]},

@@ -48,30 +48,71 @@ SEARCH_DB = 15.0
 LOW_CUT = 4.0
 #: Above-curve residuals beyond this many scales are down-weighted (Huber).
 HIGH_CUT = 6.0
+#: The body shadow's expected depth (dB) once the tag is past: the prior's centre.
+SHADOW_PRIOR_DB = 2.0
+#: Weight of that prior, in squared dB of residual per squared dB of shadow.
+SHADOW_PRIOR_WEIGHT = 30.0
+#: The shadow is bounded: never a gain, never deeper than this (dB).
+SHADOW_MAX_DB = 6.0
+#: Angle (rad) over which the shadow sets in as the tag turns past the antenna.
+SHADOW_TURN_RAD = 0.25
+
+
+def _shadow(dt: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Fraction (0..1) of the body shadow at time ``dt`` from the crossing.
+
+    The tag is seen at angle ``atan(dt / w)`` off boresight; the shadow sets
+    in smoothly as that angle passes zero (the bib faces forward).
+    """
+    return 1.0 / (1.0 + np.exp(-np.arctan2(dt, w) / SHADOW_TURN_RAD))
 
 
 def _solve_grid(t: np.ndarray, y: np.ndarray, weights: np.ndarray, t0s: np.ndarray,
                 ws: np.ndarray) -> tuple[float, float, np.ndarray] | None:
-    """Best (t0, w, residuals) over the grid by weighted least squares, or None."""
-    dt = t[None, :] - t0s[:, None]                                  # (T, n)
-    x = -np.log10(ws[None, :, None] ** 2 + dt[:, None, :] ** 2)     # (T, W, n)
+    """Best (t0, w, residuals) over the grid by weighted, shadow-regularised least squares.
+
+    For each (t0, w) the model is linear in (A, B, S): A is eliminated by
+    weighted centring, (B, S) solved in closed form with the prior's ridge on
+    S, S clipped to [0, SHADOW_MAX_DB] (B re-solved then), and the weighted
+    SSE plus the prior's penalty computed from the moments, so no per-read
+    residual array is built for the whole grid.
+    """
+    dt = t[None, None, :] - t0s[:, None, None]                      # (T, 1, n)
+    w3 = ws[None, :, None]                                          # (1, W, 1)
+    x1 = -np.log10(w3 * w3 + dt * dt)                               # (T, W, n)
+    x2 = -_shadow(dt, w3)
     sw = float(weights.sum())
-    swx = x @ weights
-    swxx = (x * x) @ weights
-    swy = float(weights @ y)
-    swxy = x @ (weights * y)
-    det = sw * swxx - swx * swx
+    ybar = float(weights @ y) / sw
+    yc = y - ybar
+    m1 = (x1 @ weights) / sw
+    m2 = (x2 @ weights) / sw
+    x1 -= m1[..., None]
+    x2 -= m2[..., None]
+    wx1, wx2 = x1 * weights, x2 * weights
+    c11 = np.einsum("twn,twn->tw", wx1, x1)
+    c22 = np.einsum("twn,twn->tw", wx2, x2)
+    c12 = np.einsum("twn,twn->tw", wx1, x2)
+    c1y = wx1 @ yc
+    c2y = wx2 @ yc
+    cyy = float(weights @ (yc * yc))
     with np.errstate(divide="ignore", invalid="ignore"):
-        slope = (sw * swxy - swx * swy) / det
-        level = (swy - slope * swx) / sw
-    resid = y[None, None, :] - (level[..., None] + slope[..., None] * x)
-    sse = (resid * resid) @ weights
-    sse = np.where((slope > 0.0) & np.isfinite(sse) & (det > 1e-12), sse, np.inf)
+        p22 = c22 + SHADOW_PRIOR_WEIGHT
+        det = c11 * p22 - c12 * c12
+        slope = (p22 * c1y - c12 * (c2y + SHADOW_PRIOR_WEIGHT * SHADOW_PRIOR_DB)) / det
+        shadow = (c11 * (c2y + SHADOW_PRIOR_WEIGHT * SHADOW_PRIOR_DB) - c12 * c1y) / det
+        clipped = np.clip(shadow, 0.0, SHADOW_MAX_DB)
+        slope = np.where(clipped == shadow, slope, (c1y - clipped * c12) / c11)
+    shadow = clipped
+    sse = (cyy - 2.0 * slope * c1y - 2.0 * shadow * c2y + slope * slope * c11
+           + 2.0 * slope * shadow * c12 + shadow * shadow * c22
+           + SHADOW_PRIOR_WEIGHT * (shadow - SHADOW_PRIOR_DB) ** 2)
+    sse = np.where((slope > 0.0) & np.isfinite(sse) & (c11 > 1e-12), sse, np.inf)
     flat = int(np.argmin(sse))
     if not np.isfinite(sse.flat[flat]):
         return None
     i, j = np.unravel_index(flat, sse.shape)
-    return float(t0s[i]), float(ws[j]), resid[i, j]
+    resid = yc - slope[i, j] * x1[i, j] - shadow[i, j] * x2[i, j]
+    return float(t0s[i]), float(ws[j]), resid
 
 
 def _reweight(resid: np.ndarray) -> np.ndarray:
@@ -109,6 +150,9 @@ def shape_fit(times_s: Sequence[float], rssis: Sequence[float],
         weights = _reweight(best[2])
         if np.count_nonzero(weights) < MIN_READS:
             return None
+        # later rounds search near the last best only: coarse to fine, same answer
+        t0s = np.arange(best[0] - 2 * COARSE_STEP_S, best[0] + 2.5 * COARSE_STEP_S,
+                        COARSE_STEP_S)
     t0, w, _ = best  # type: ignore[misc]
     span = COARSE_STEP_S + 0.002
     fine = _solve_grid(t, y, weights, np.arange(t0 - span, t0 + span + FINE_STEP_S / 2,
