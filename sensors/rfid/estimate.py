@@ -16,7 +16,8 @@ and returns one time:
   (deep fades are outliers and lose their weight), re-windowed around the
   fitted peak. Falls back to ``midpoint`` when the fit is not a peak.
 * ``shape``: the crossing time of the physical pass shape (log-distance
-  path loss, ``shapefit.py``) fitted with an asymmetric robust loss. Falls
+  path loss and the body's shadow once past, ``shapefit.py``) fitted with
+  an asymmetric robust loss. Falls
   back to ``fit``, then ``midpoint``, when the burst does not look like a
   pass (few reads, flat RSSI, the peak at an edge).
 * ``decoder``: the reader already reduced the burst (a P3 PASSING).
