@@ -43,6 +43,7 @@ from sensors.camera.tracks import (
     Track,
     about_to_cross,
     along_overlap,
+    body_head,
     entry_direction,
     fit_points,
     gap_at_line,
@@ -52,12 +53,15 @@ from sensors.camera.tracks import (
     sign_change_frame,
     theil_sen,
 )
+from sensors.camera.twobody import UPPER_BODY, speed_split
 
 log = logging.getLogger(__name__)
 
 
 #: A track keeps at most this many recent frames while it has not crossed.
 MAX_TRACK_SAMPLES = 256
+#: Frames within this time of the crossing give each height's speed (two-body check).
+SPLIT_WINDOW_S = 0.12
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +221,7 @@ class Detector:
                     del track.samples[: len(track.samples) - MAX_TRACK_SAMPLES]
                 track.missed = 0
                 track.radius = max(0.8 * track.radius, torsos[i].radius)
-                if len(ks) > 1 or torsos[i].merged:
+                if len(ks) > 1:
                     track.merge_frames.append(index)
             used.add(i)
         for k, track in enumerate(self._tracks):
@@ -231,8 +235,6 @@ class Detector:
                 )
                 self._next_id += 1
                 track.samples.append(self._sample(obs, index, t_s))
-                if obs.merged:
-                    track.merge_frames.append(index)
                 self._tracks.append(track)
         for track in self._tracks:
             if not track.done:
@@ -370,7 +372,13 @@ class Detector:
             return None
         cross_frame = track.crossing_frame if track.crossing_frame is not None else 0
         near = [s for s in track.samples if abs(s.frame - cross_frame) <= 2]
-        if any(abs(f - cross_frame) <= 3 for f in track.merge_frames):
+        # Two bodies at the crossing: two tracks ran into one blob, the blob showed two
+        # torsos in more than one frame (one frame happens to a single runner whose
+        # torso a limb or a shadow cut in two), or its heights move at two speeds.
+        merged_obs = sum(1 for s in track.samples if abs(s.frame - cross_frame) <= 3
+                         and s.obs.merged)
+        if (any(abs(f - cross_frame) <= 3 for f in track.merge_frames) or merged_obs >= 2
+                or self._two_bodies(track, direction, time_s)):
             flags.append("occluded")
         obs = min(near or track.samples, key=lambda s: abs(s.frame - cross_frame)).obs
         position = float(np.clip(obs.centroid_col * self.geometry.step_px / self.line.length_px,
@@ -408,21 +416,29 @@ class Detector:
         near = [s for s in track.samples if abs(s.time_s - guess_s) <= window]
         if len(near) < 4:
             return None
-        heights = np.array([s.obs.height for s in near])
-        full = [s for s in near if s.obs.height >= 0.8 * heights.max()]
-        head_first = self._head_first
-        if head_first is False:
-            head = float(np.median([s.obs.body_lo + s.obs.height - 1 for s in full]))
-        else:
-            head = float(np.median([s.obs.body_lo for s in full]))
-        if head_first is None:
-            head = float(np.median([s.obs.body_lo + 0.5 * (s.obs.height - 1) for s in full]))
-        band = torso_band(head, float(np.quantile(heights, 0.8)), head_first,
-                          self.geometry.shape[1])
+        head, height = body_head(near, self._head_first)
+        band = torso_band(head, height, self._head_first, self.geometry.shape[1])
         edges = np.stack([s.edges_plus_px if direction > 0 else s.edges_minus_px for s in near])
         times = np.array([s.time_s for s in near])
         return fit_crossing(times, edges, band, guess_s, self._column_delays(),
                             self.geometry.step_px)
+
+    def _two_bodies(self, track: Track, direction: int, time_s: float) -> bool:
+        """Do the upper body's heights move at two speeds (two runners merged; twobody.py)?"""
+        window = max(SPLIT_WINDOW_S, 3.5 * (self._dt_s or 0.0))
+        near = [s for s in track.samples if abs(s.time_s - time_s) <= window]
+        if len(near) < 5:
+            return False
+        head, height = body_head(near, self._head_first)
+        edges = np.stack([s.edges_plus_px if direction > 0 else s.edges_minus_px for s in near])
+        times = np.array([s.time_s for s in near])
+        split = speed_split(times, edges, int(round(head)), int(height), self._head_first)
+        if split is not None and split.two_bodies(UPPER_BODY):
+            log.info("track %d: heights move at two speeds (%.0f %% apart at %.0f %% of its "
+                     "height): two bodies, flagged", track.track_id,
+                     100 * split.relative_difference, 100 * split.at_fraction)
+            return True
+        return False
 
     @property
     def _head_first(self) -> bool | None:

@@ -39,6 +39,7 @@ class Track:
     samples: list[Sample] = field(default_factory=list)
     missed: int = 0
     radius: float = 0.0
+    #: Frames in which this track and another one ran into the same body (blob).
     merge_frames: list[int] = field(default_factory=list)
     crossing_frame: int | None = None
     done: bool = False
@@ -189,3 +190,22 @@ def about_to_cross(track: Track, time_s: float, dt: float) -> bool:
         return False
     t_cross = tb + (-eb) * (tb - ta) / (eb - ea)
     return abs(t_cross - time_s) < dt
+
+
+def body_head(samples: list[Sample], head_first: bool | None) -> tuple[float, float]:
+    """Strip column of the top of the head, and the body's height (columns), over ``samples``.
+
+    Only frames where the body is nearly whole (at least 0.8 of its tallest)
+    say where the head is; the height is the 0.8 quantile (a frame that lost
+    the feet or the head to the strip's edge cannot shrink it). A line closer
+    to horizontal (``head_first`` None) gives the body's middle instead.
+    """
+    heights = np.array([s.obs.height for s in samples])
+    full = [s for s in samples if s.obs.height >= 0.8 * heights.max()]
+    if head_first is None:
+        head = float(np.median([s.obs.body_lo + 0.5 * (s.obs.height - 1) for s in full]))
+    elif head_first:
+        head = float(np.median([s.obs.body_lo for s in full]))
+    else:
+        head = float(np.median([s.obs.body_lo + s.obs.height - 1 for s in full]))
+    return head, float(np.quantile(heights, 0.8))
