@@ -151,7 +151,9 @@ def test_unplug_and_replug_loses_no_crossing_after_the_reconnect(protocol, pipe,
     assert len(before) >= 2 and len(after) >= 2
     for p in before + after:
         assert p.tag in seen, f"{p.tag} at {p.crossing_s - t0:.1f}s lost (protocol {protocol})"
-        assert abs(seen[p.tag].time_s - p.crossing_s) < TOLERANCE_S[protocol]
+        assert abs(seen[p.tag].time_s - p.crossing_s) < TOLERANCE_S[protocol], \
+            (f"{p.tag} at {p.crossing_s - t0:.2f}s timed {seen[p.tag].time_s - t0:.2f}s",
+             seen[p.tag], health)
 
 
 def test_garbage_on_the_line_is_counted_and_ridden_through(tmp_path):
