@@ -81,10 +81,11 @@ def add_lane(crossing: Crossing, lanes: tuple[tuple[float, float], ...]) -> Cros
 class RecordedFile:
     """A video file played as a camera: its frames on the session clock, at their own pace.
 
-    A file's frame times start at 0 (or are its timestamps file's). The first
-    frame is put at ``start_s`` (the wall time it was recorded, from the
-    config) or, without one, at the moment the node starts, as if the file
-    were a live camera switched on then. A frame is not handed on before its
+    Frame times are counted from the file's first frame (whatever its PTS or
+    timestamps file says; their spacing is kept). The first frame is put at
+    ``start_s`` (the wall time it was recorded, from the config) or, without
+    one, at the moment the node starts, as if the file were a live camera
+    switched on then. A frame is not handed on before its
     time on the clock: footage from the past is decoded at full speed, footage
     "now" plays at its own frame rate, so crossings reach the screens when
     they happen in the film. Times handed on are from the first frame;
