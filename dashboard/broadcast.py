@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from dashboard import wire
-from dashboard.fanout import Fanout
+from dashboard.fanout import Fanout, client_sockets, writer_of
 from dashboard.stages import StageTrace
 
 log = logging.getLogger(__name__)
@@ -179,23 +179,21 @@ class Broadcaster:
 
     def backlogs(self) -> dict[str, int]:
         """Packets waiting per engine.io client (the monitor's view)."""
-        sockets = getattr(self.socketio.server.eio, "sockets", {})
+        sockets = client_sockets(self.socketio)
         return {sid: sock.queue.qsize() for sid, sock in list(sockets.items())}
 
     def buffered_bytes(self) -> dict[str, int]:
         """Bytes written but not yet taken by each websocket client's socket."""
-        sockets = getattr(self.socketio.server.eio, "sockets", {})
         out = {}
-        for sid, sock in list(sockets.items()):
-            writer = getattr(sock, "trackside_writer", None)
+        for sid, sock in list(client_sockets(self.socketio).items()):
+            writer = writer_of(sock)
             out[sid] = writer.buffered_bytes if writer is not None else 0
         return out
 
     def lagging_count(self) -> int:
         """Clients whose socket buffer is past its bound (they get a snapshot when drained)."""
-        sockets = getattr(self.socketio.server.eio, "sockets", {})
-        return sum(1 for sock in list(sockets.values())
-                   if getattr(getattr(sock, "trackside_writer", None), "lagging", False))
+        return sum(1 for sock in list(client_sockets(self.socketio).values())
+                   if getattr(writer_of(sock), "lagging", False))
 
     def _monitor_loop(self) -> None:
         while self._running:

@@ -33,6 +33,16 @@ from dashboard.wsbatch import text_frame
 SUPERSEDED_BY_SNAPSHOT = frozenset({"split", "health"})
 
 
+def client_sockets(socketio: Any) -> dict[str, Any]:
+    """engine.io's connected sockets by engine.io sid."""
+    return getattr(socketio.server.eio, "sockets", {})
+
+
+def writer_of(sock: Any) -> Any:
+    """A client socket's ``wsbatch.DirectWriter``; None until it is on a websocket (or gone)."""
+    return getattr(sock, "trackside_writer", None)
+
+
 def event_text(event: str, data: Any) -> str:
     """The engine.io text of a Socket.IO event on ``/``: ``42["event",data]``."""
     return "42" + json.dumps([event, data], separators=(",", ":"), allow_nan=False)
@@ -122,14 +132,14 @@ class Fanout:
             return frames[key]
 
         sends = 0
-        eio = self.socketio.server.eio
+        sockets = client_sockets(self.socketio)
         for (indices, batch_ok), eio_sids in self.recipients(batch).items():
             pieces = pieces_for(messages, indices, batch_ok)
             joined: bytes | None = None
             exempt = 0
             for eio_sid in eio_sids:
-                sock = getattr(eio, "sockets", {}).get(eio_sid)
-                writer = getattr(sock, "trackside_writer", None) if sock is not None else None
+                sock = sockets.get(eio_sid)
+                writer = writer_of(sock)
                 wanted = pieces
                 if writer is not None and writer.lagging:
                     wanted = [p for p in pieces if p[2] not in SUPERSEDED_BY_SNAPSHOT]
@@ -160,8 +170,8 @@ class Fanout:
     def send_to(self, eio_sid: str, message: Mapping[str, Any]) -> None:
         """One message to one client, in order behind what it already has."""
         kind = str(message.get("type"))
-        sock = getattr(self.socketio.server.eio, "sockets", {}).get(eio_sid)
-        writer = getattr(sock, "trackside_writer", None) if sock is not None else None
+        sock = client_sockets(self.socketio).get(eio_sid)
+        writer = writer_of(sock)
         if writer is not None and _direct_ok(sock):
             data = text_frame(event_text(kind, message))
             writer.write(data, len(data) if kind == "snapshot" else 0)
