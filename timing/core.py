@@ -54,6 +54,12 @@ class Core(LifecycleMixin, AnonymousMixin):
     def __init__(self, config: CoreConfig | None = None) -> None:
         self.rules = config or CoreConfig()
         self.session: Session | None = None
+        self._rid = 0
+        self._seq = 0
+        self._clear_session_state()
+
+    def _clear_session_state(self) -> None:
+        """Everything one session owns; a new session id starts from here again."""
         self._tracks: dict[str, AthleteTrack] = {}
         self._order: list[str] = []
         self._pos: dict[str, int] = {}
@@ -63,8 +69,6 @@ class Core(LifecycleMixin, AnonymousMixin):
         self._unknown_tags: dict[str, dict[str, Any]] = {}
         self._ingest_rejects: Counter[str] = Counter()
         self._ended_s: float | None = None
-        self._rid = 0
-        self._seq = 0
         self._crossings = 0
         self._corrections = 0
         self._last_update: SplitUpdate | None = None
@@ -240,14 +244,7 @@ class Core(LifecycleMixin, AnonymousMixin):
         # Another session id is another race: the same athlete ids run it from
         # scratch, so nothing of the previous one (tracks, packs, unknown tags,
         # counters, end) may leak into its splits. Sequence numbers go on.
-        self._tracks.clear()
-        self._order, self._pos, self._tags = [], {}, {}
-        self._anon.clear()
-        self._unknown, self._unknown_tags = [], {}
-        self._ingest_rejects.clear()
-        self._ended_s = None
-        self._crossings = self._corrections = 0
-        self._last_update = None
+        self._clear_session_state()
         pre.append(Notice("session", None, None, "a new session starts from a clean slate"))
 
     def _refresh(self, track: AthleteTrack, from_k: int, pre: list, updates: list,
