@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import socketio
-from artifacts import screenshot_path
+from screenshot_dir import screenshot_path
 
 CHROMIUM = "/usr/bin/chromium"
 #: Timing error allowed per source of a reading (s): the camera and RFID figures measured
