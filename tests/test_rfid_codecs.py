@@ -273,6 +273,15 @@ def test_ascii_default_pattern_and_errors():
     assert "expected 3 fields" in events[1].reason
 
 
+def test_ascii_bare_cr_line_ends_and_split_crlf():
+    """Firmwares that end lines with CR alone must not lose every read to the overlong rule."""
+    codec = AsciiCodec()
+    events = feed(codec, [b"A,1000,-50\rB,2000,-51\r" * 40, b"C,3000,-52\r", b"\nD,4000,-53\n"])
+    tags = [e.tag for e in events if isinstance(e, TagRead)]
+    assert tags == ["A", "B"] * 40 + ["C", "D"]
+    assert not any(isinstance(e, FrameError) for e in events)
+
+
 def test_ascii_custom_pattern_without_time_uses_arrival():
     codec = AsciiCodec("ANT;TAG;RSSI")
     events = feed(codec, [b"2;ABC;-61\n"], at_s=42.0)

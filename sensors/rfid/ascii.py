@@ -14,7 +14,8 @@ SKIP       a field to ignore
 =========  ==================================================
 
 The separator is whatever stands between the tokens (``,``, ``;``, ``|``,
-a tab; a space means any run of whitespace). Lines end in LF or CRLF; blank
+a tab; a space means any run of whitespace). Lines end in LF, CRLF or a
+bare CR (some gates and terminal-style firmwares send only CR); blank
 lines and lines starting with ``#`` are skipped. Without a time token a
 read is stamped with its arrival time. A line that does not fit becomes a
 ``FrameError`` quoting it, and the next line is read as usual.
@@ -85,7 +86,8 @@ class AsciiCodec(BufferedCodec):
         self._tokens, self._sep = parse_pattern(pattern)
 
     def _step(self) -> bool:
-        end = self._buf.find(b"\n")
+        ends = [i for i in (self._buf.find(b"\n"), self._buf.find(b"\r")) if i >= 0]
+        end = min(ends) if ends else -1
         if end < 0:
             if len(self._buf) <= MAX_LINE:
                 return False
