@@ -29,6 +29,10 @@ def test_line_parse_and_geometry():
     assert g.shape[1] <= 201 and g.step_px == pytest.approx(10.0)
     with pytest.raises(LineError):
         Line(0, 0, 700, 0).check_inside(640, 480)
+    Line(320, 0, 320, 480).check_inside(640, 480)  # the frame's border is inside
+    Line(0, 240, 640, 240).check_inside(640, 480)
+    with pytest.raises(LineError):
+        Line(320, 0, 320, 482).check_inside(640, 480)
 
 
 def test_source_reads_pts_from_zero_and_finds_gaps_from_a_timestamps_file(tmp_path):

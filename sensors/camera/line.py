@@ -84,9 +84,15 @@ class Line:
         return "top_to_bottom" if my > 0 else "bottom_to_top"
 
     def check_inside(self, width: int, height: int) -> None:
-        """Raise ``LineError`` if an end point lies outside a ``width`` x ``height`` frame."""
+        """Raise ``LineError`` if an end point lies outside a ``width`` x ``height`` frame.
+
+        The frame's border itself counts as inside (``320,0,320,360`` on a
+        360-high frame is the natural way to ask for a full-height line, in
+        pixel-edge coordinates); samples that fall past the last pixel centre
+        repeat the edge pixel.
+        """
         for x, y in ((self.x1, self.y1), (self.x2, self.y2)):
-            if not (-0.5 <= x <= width - 0.5 and -0.5 <= y <= height - 0.5):
+            if not (-0.5 <= x <= width and -0.5 <= y <= height):
                 raise LineError(
                     f"line end ({x:g},{y:g}) is outside the {width}x{height} frame"
                 )
