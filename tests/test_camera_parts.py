@@ -51,6 +51,16 @@ def test_source_reads_pts_from_zero_and_finds_gaps_from_a_timestamps_file(tmp_pa
     assert (h.dropped_frames, h.gaps, h.frames) == (2, 1, 15)
 
 
+def test_matroska_timestamps_files_hold_milliseconds(tmp_path):
+    p = tmp_path / "v2.txt"
+    p.write_text("# timestamp format v2\n0\n16.683\n33.367\n")
+    assert read_timestamps(p) == pytest.approx([0.0, 0.016683, 0.033367])
+    p.write_text("# timecode format v2\r\n1000\r\n1033.3\r\n")
+    assert read_timestamps(p) == pytest.approx([1.0, 1.0333])
+    p.write_text("# times of my phone clip\n0.0\n0.0333\n")  # any other comment: seconds
+    assert read_timestamps(p) == pytest.approx([0.0, 0.0333])
+
+
 def test_timestamps_file_errors_name_the_line(tmp_path):
     p = tmp_path / "bad.txt"
     p.write_text("0.0\n0.1\nzero\n")

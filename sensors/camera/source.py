@@ -30,6 +30,7 @@ import collections
 import logging
 import math
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -89,20 +90,30 @@ def is_live(spec: int | str) -> bool:
     return "://" in spec and not spec.startswith("file://")
 
 
+#: The first line of a Matroska timestamps file (values in milliseconds).
+_MATROSKA_HEADER = re.compile(r"\s*#\s*time(code|stamp)s?\s+format\s+v[24]\b", re.IGNORECASE)
+
+
 def read_timestamps(path: str | Path) -> list[float]:
     """Read a timestamps file: one time in seconds per line (``#`` comments allowed).
 
-    Raises ``SourceError`` naming the line if a value is not a number or the
-    times go backwards.
+    A file that starts with Matroska's header ``# timestamp format v2`` (or
+    ``v4``, or the older ``# timecode format v2``), as ``mkvextract`` and
+    ffmpeg's ``mkvtimestamp_v2`` muxer write, holds milliseconds instead: the
+    format recorded footage most often comes with. Raises ``SourceError``
+    naming the line if a value is not a number or the times go backwards.
     """
     times: list[float] = []
+    scale = 1.0
     with open(path, encoding="utf-8") as fh:
         for lineno, raw in enumerate(fh, 1):
+            if not times and _MATROSKA_HEADER.match(raw):
+                scale = 0.001
             text = raw.split("#", 1)[0].strip()
             if not text:
                 continue
             try:
-                value = float(text.split(",")[0].split()[0])
+                value = float(text.split(",")[0].split()[0]) * scale
             except ValueError:
                 raise SourceError(f"{path}:{lineno}: {text!r} is not a time in seconds") from None
             if not math.isfinite(value):
