@@ -44,6 +44,7 @@ from sensors.camera.tracks import (
     about_to_cross,
     along_overlap,
     body_head,
+    body_sized,
     entry_direction,
     fit_points,
     gap_at_line,
@@ -53,7 +54,7 @@ from sensors.camera.tracks import (
     sign_change_frame,
     theil_sen,
 )
-from sensors.camera.twobody import UPPER_BODY, speed_split
+from sensors.camera.twobody import RIGID_BODY, UPPER_BODY, speed_split
 
 log = logging.getLogger(__name__)
 
@@ -209,10 +210,15 @@ class Detector:
         for k, idxs in claims.items():
             idxs.sort(key=lambda i: -torsos[i].area)
             claimed_by.setdefault(idxs[0], []).append(k)
-            if len(idxs) > 1:
+            if any(body_sized(torsos[i], torsos[idxs[0]]) for i in idxs[1:]):
+                # One body came apart into two body-sized ones (two runners parting);
+                # a limb or a shadow coming loose is no second body.
                 self._tracks[k].merge_frames.append(index)
         used = set()
         for i, ks in claimed_by.items():
+            # Two tracks ran into one blob: two bodies only if both were body-sized.
+            lasts = sorted((self._tracks[k].last for k in ks), key=lambda o: -o.area)
+            two_bodies = any(body_sized(o, lasts[0]) for o in lasts[1:])
             for k in ks:
                 track = self._tracks[k]
                 track.samples.append(self._sample(torsos[i], index, t_s))
@@ -221,7 +227,7 @@ class Detector:
                     del track.samples[: len(track.samples) - MAX_TRACK_SAMPLES]
                 track.missed = 0
                 track.radius = max(0.8 * track.radius, torsos[i].radius)
-                if len(ks) > 1:
+                if two_bodies:
                     track.merge_frames.append(index)
             used.add(i)
         for k, track in enumerate(self._tracks):
@@ -360,26 +366,26 @@ class Detector:
             time_s, slope = fit.time_s, fit.speed_px_s
         height_px = float(np.median([s.obs.height for s in track.samples])) * self.geometry.step_px
         speed = float(slope)
+        cross_frame = track.crossing_frame if track.crossing_frame is not None else 0
+        near = [s for s in track.samples if abs(s.frame - cross_frame) <= 2]
+        # Two bodies at the crossing: two body-sized tracks ran into one blob (or one
+        # came apart into two), or the blob's heights move at two speeds (twobody.py).
+        two_bodies = (any(abs(f - cross_frame) <= 3 for f in track.merge_frames)
+                      or self._two_bodies(track, direction, time_s))
+        if two_bodies:
+            flags.append("occluded")
         # Runner or walker: the edge's speed and the body's own (its centre over
         # the whole track) must both be a runner's; a swinging limb or a light
-        # change can fake the first, not the second.
+        # change can fake the first, not the second. Two bodies in one blob span
+        # up to twice one body's height: each is at least half of it.
+        per_body_px = 0.5 * height_px if two_bodies else height_px
         body_speed = direction * self._body_speed(track)
-        if height_px > 0 and min(speed, body_speed) / height_px < (
+        if per_body_px > 0 and min(speed, body_speed) / per_body_px < (
             self.settings.min_speed_heights_per_s
         ):
             log.debug("track %d too slow (%.2f heights/s): not a runner", track.track_id,
-                      min(speed, body_speed) / height_px)
+                      min(speed, body_speed) / per_body_px)
             return None
-        cross_frame = track.crossing_frame if track.crossing_frame is not None else 0
-        near = [s for s in track.samples if abs(s.frame - cross_frame) <= 2]
-        # Two bodies at the crossing: two tracks ran into one blob, the blob showed two
-        # torsos in more than one frame (one frame happens to a single runner whose
-        # torso a limb or a shadow cut in two), or its heights move at two speeds.
-        merged_obs = sum(1 for s in track.samples if abs(s.frame - cross_frame) <= 3
-                         and s.obs.merged)
-        if (any(abs(f - cross_frame) <= 3 for f in track.merge_frames) or merged_obs >= 2
-                or self._two_bodies(track, direction, time_s)):
-            flags.append("occluded")
         obs = min(near or track.samples, key=lambda s: abs(s.frame - cross_frame)).obs
         position = float(np.clip(obs.centroid_col * self.geometry.step_px / self.line.length_px,
                                  0.0, 1.0))
@@ -424,7 +430,7 @@ class Detector:
                             self.geometry.step_px)
 
     def _two_bodies(self, track: Track, direction: int, time_s: float) -> bool:
-        """Do the upper body's heights move at two speeds (two runners merged; twobody.py)?"""
+        """Do the body's heights move at two speeds (two runners merged; twobody.py)?"""
         window = max(SPLIT_WINDOW_S, 3.5 * (self._dt_s or 0.0))
         near = [s for s in track.samples if abs(s.time_s - time_s) <= window]
         if len(near) < 5:
@@ -432,12 +438,14 @@ class Detector:
         head, height = body_head(near, self._head_first)
         edges = np.stack([s.edges_plus_px if direction > 0 else s.edges_minus_px for s in near])
         times = np.array([s.time_s for s in near])
-        split = speed_split(times, edges, int(round(head)), int(height), self._head_first)
-        if split is not None and split.two_bodies(UPPER_BODY):
-            log.info("track %d: heights move at two speeds (%.0f %% apart at %.0f %% of its "
-                     "height): two bodies, flagged", track.track_id,
-                     100 * split.relative_difference, 100 * split.at_fraction)
-            return True
+        for rule in (UPPER_BODY, RIGID_BODY):
+            split = speed_split(times, edges, int(round(head)), int(height), self._head_first,
+                                rule, self.geometry.step_px)
+            if split is not None and split.two_bodies(rule):
+                log.info("track %d: heights move at two speeds (%.0f %% apart from %.0f %% of "
+                         "its height): two bodies, flagged", track.track_id,
+                         100 * split.relative_difference, 100 * split.at_fraction)
+                return True
         return False
 
     @property

@@ -12,8 +12,9 @@ well under two thirds of that. So, per foreground blob:
    blob's height allows: at the hips torso and thighs overlap into a thicker
    part than the chest): limbs and the neck vanish,
    the torso survives, the head survives as a separate, smaller piece;
-3. the torso is the largest surviving piece (a second piece at least half as
-   big means two bodies in one blob: flagged ``merged``);
+3. the torso is the largest surviving piece (a second piece is the head, a
+   torso cut in two by an arm, or another runner; the detector tells runners
+   apart by their motion, twobody.py, not by these pieces);
 4. its leading edge in each direction is the extreme row of that piece,
    refined to sub-pixel precision where the difference profile crosses half
    the torso's contrast (the 50 % point of a motion-blurred edge is the
@@ -41,10 +42,6 @@ CLOTHING_TOLERANCE = 60.0
 CORE_FRACTION = 0.6
 #: A piece thinner than this fraction of a nearby torso is a loose limb or shadow.
 FRAGMENT_RADIUS_FRACTION = 0.6
-#: A second piece this large (relative to the torso) means two bodies in one blob.
-MERGED_AREA_FRACTION = 0.5
-#: A body taller than this many torso thicknesses is probably two bodies overlapping.
-MAX_HEIGHT_PER_THICKNESS = 9.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +63,6 @@ class TorsoObservation:
     radius: float
     #: Extent of the whole blob along the line, in samples (about the body's height).
     height: int
-    merged: bool
     #: The whole body's leading edge row per strip column from ``edges_col0``
     #: on (NaN: empty column), towards +rows and towards -rows (see edges.py).
     edges_col0: int = 0
@@ -172,14 +168,9 @@ def _measure_blob(
     n, lab, st, cen = cv2.connectedComponentsWithStats(opened, connectivity=8)
     if n <= 1:
         return []
-    areas = st[1:, cv2.CC_STAT_AREA]
-    order = np.argsort(areas)[::-1]
-    best = int(order[0]) + 1
+    best = int(np.argmax(st[1:, cv2.CC_STAT_AREA])) + 1
     if st[best, cv2.CC_STAT_AREA] < max(4, min_area // 4):
         return []
-    merged = len(order) > 1 and areas[order[1]] >= MERGED_AREA_FRACTION * areas[order[0]]
-    if w > MAX_HEIGHT_PER_THICKNESS * 2.0 * max(radius, 1.0):
-        merged = True
     torso = lab == best
     if colour is not None:
         torso = _same_clothing(torso, colour[y0:y1, x0:x1], r)
@@ -201,7 +192,6 @@ def _measure_blob(
             area=int(st[best, cv2.CC_STAT_AREA]),
             radius=radius,
             height=w,
-            merged=bool(merged),
             edges_col0=x0,
             body_lo=x,
             edges_plus=edges_plus,

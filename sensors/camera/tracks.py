@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sensors.camera.torso import TorsoObservation
+from sensors.camera.torso import FRAGMENT_RADIUS_FRACTION, TorsoObservation
 
 
 @dataclass(slots=True)
@@ -69,6 +69,19 @@ def along_overlap(a: TorsoObservation, b: TorsoObservation) -> float:
         return 0.0
     shorter = min(a.col_hi - a.col_lo, b.col_hi - b.col_lo) + 1
     return inter / shorter
+
+
+#: A piece at least this tall (along the line) relative to the other, and at least
+#: ``FRAGMENT_RADIUS_FRACTION`` as thick, can be a second runner: runners in lanes
+#: seen from the side differ in size by far less, a loose arm, leg or shadow is
+#: shorter or thinner.
+BODY_HEIGHT_FRACTION = 0.5
+
+
+def body_sized(piece: TorsoObservation, body: TorsoObservation) -> bool:
+    """Could ``piece`` be a second runner next to ``body`` (not a limb or a shadow)?"""
+    return (piece.height >= BODY_HEIGHT_FRACTION * body.height
+            and piece.radius >= FRAGMENT_RADIUS_FRACTION * body.radius)
 
 
 def leading_edge(sample: Sample, direction: int) -> tuple[float, float, bool]:

@@ -18,10 +18,17 @@ the body's height, where the groups' speeds scatter least about their medians
 difference over ``min_relative_difference`` (and well above the scatter
 inside the more coherent group) is two bodies.
 
-Looking further down (to the thighs, for a nearer runner whose upper body
-lies below the far runner's hips) was measured and dropped: a single
-runner's hips and legs can move as a coherent group up to 90 % faster or
-slower than the torso over a short window (2 false flags in 32 harsh clips).
+A nearer runner whose upper body lies below the far runner's hips (two or
+more lanes apart, or overtaking at the line) is not in that upper part. So a
+second rule (``RIGID_BODY``) looks down to 70 % of the blob's height, but
+only at *rigid* heights: those whose leading edge stays on a straight line
+in time (median residual under 1.5 % of the body's height). A head, neck or
+torso is rigid; a swinging thigh or shin is not, and a foot planted on the
+ground (rigid but standing still) lies in the bottom 30 %, which is left out:
+a nearer runner's torso ends at least half its own height above its feet,
+and it is at least half as tall as the blob, so its torso is always inside
+the 70 %. Legs that happen to move coherently for a few frames are what kept
+this rule's threshold higher (20 %) than the upper body's.
 
 These are ratios of speeds and fractions of the body's own height: nothing
 depends on the camera, the lanes or the scale.
@@ -56,6 +63,9 @@ class SplitRule:
     min_relative_difference: float
     #: ... if the difference is also this many times the scatter inside a group.
     min_difference_per_scatter: float
+    #: Only heights whose edge stays this close to a straight line in time (median
+    #: absolute residual, fraction of the body's height) count; None: all heights.
+    max_residual: float | None = None
 
 
 #: The upper body only. A single runner's hip joint is at about 48 % of stature
@@ -65,6 +75,13 @@ class SplitRule:
 #: runners (30-240 fps, harsh light included) the largest difference was 9.5 %.
 UPPER_BODY = SplitRule(reach=0.42, min_group=0.10, min_relative_difference=0.10,
                        min_difference_per_scatter=2.0)
+
+#: Rigid heights down to 70 % of the blob (a nearer runner's head and torso below
+#: the far runner's hips). On 120 rendered single runners (30-240 fps, harsh light
+#: included) the largest difference was 9 % (30 fps, 7 frames per window); an
+#: overtaking runner 40 % faster shows about 60 %.
+RIGID_BODY = SplitRule(reach=0.70, min_group=0.08, min_relative_difference=0.20,
+                       min_difference_per_scatter=2.0, max_residual=0.015)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +93,7 @@ class SpeedSplit:
     #: Median deviation inside the more coherent group, relative to the slower
     #: speed (the other group may mix one runner's legs with the other's body).
     scatter: float
-    #: Where the groups meet, as a fraction of the body's height from the head end.
+    #: Where the second group starts, as a fraction of the body's height from the head end.
     at_fraction: float
 
     def two_bodies(self, rule: SplitRule) -> bool:
@@ -87,13 +104,15 @@ class SpeedSplit:
 
 
 def speed_split(times_s: np.ndarray, edges_px: np.ndarray, head_col: int, height_cols: int,
-                head_first: bool | None, rule: SplitRule = UPPER_BODY) -> SpeedSplit | None:
-    """Split the upper body's per-height speeds into two contiguous groups (best fit).
+                head_first: bool | None, rule: SplitRule = UPPER_BODY,
+                sample_px: float = 1.0) -> SpeedSplit | None:
+    """Split the per-height speeds within ``rule.reach`` into two contiguous groups (best fit).
 
     ``times_s`` (F,) are frame times, ``edges_px`` (F, C) the leading edge per
     strip column (NaN: unseen), ``head_col`` the strip column of the top of the
-    head and ``height_cols`` the body's extent along the line. ``head_first``
-    as in ``envelope.torso_band``; None (a line closer to horizontal, no "up")
+    head and ``height_cols`` the body's extent along the line, ``sample_px``
+    the strip's sample spacing (pixels per column). ``head_first`` as in
+    ``envelope.torso_band``; None (a line closer to horizontal, no "up")
     gives None, as does too little data.
     """
     if head_first is None or height_cols < 8 or len(times_s) < MIN_FRAMES:
@@ -104,14 +123,21 @@ def speed_split(times_s: np.ndarray, edges_px: np.ndarray, head_col: int, height
     else:
         cols = np.arange(head_col, head_col - reach, -1)
     cols = cols[(cols >= 0) & (cols < edges_px.shape[1])]
-    speeds = _running_median5(np.array([_height_speed(times_s, edges_px[:, j]) for j in cols]))
+    fits = np.array([_height_fit(times_s, edges_px[:, j]) for j in cols]).reshape(-1, 2)
+    speeds, offsets = fits[:, 0], np.arange(len(cols))
+    if rule.max_residual is not None:
+        limit_px = max(rule.max_residual * height_cols * sample_px, sample_px)
+        rigid = fits[:, 1] <= limit_px
+        speeds, offsets = speeds[rigid], offsets[rigid]
+    speeds = _running_median5(speeds)
     m = max(3, int(rule.min_group * height_cols))
+    need = m // 2 if rule.max_residual is None else m
     best: SpeedSplit | None = None
     best_cost = np.inf
     for k in range(m, len(speeds) - m + 1):
         a, b = speeds[:k], speeds[k:]
         a, b = a[np.isfinite(a)], b[np.isfinite(b)]
-        if len(a) < m // 2 or len(b) < m // 2:
+        if len(a) < need or len(b) < need:
             continue
         va, vb = float(np.median(a)), float(np.median(b))
         slow = min(va, vb)
@@ -123,16 +149,20 @@ def speed_split(times_s: np.ndarray, edges_px: np.ndarray, head_col: int, height
         if cost < best_cost:
             best_cost = cost
             scatter = min(float(np.median(dev_a)), float(np.median(dev_b)))
-            best = SpeedSplit(abs(va - vb) / slow, scatter / slow, k / height_cols)
+            best = SpeedSplit(abs(va - vb) / slow, scatter / slow, offsets[k] / height_cols)
     return best
 
 
-def _height_speed(times_s: np.ndarray, edge_px: np.ndarray) -> float:
-    """Theil-Sen speed (px/s) of one height's leading edge; NaN with too few frames."""
+def _height_fit(times_s: np.ndarray, edge_px: np.ndarray) -> tuple[float, float]:
+    """Theil-Sen speed (px/s) of one height's leading edge and the median absolute
+    residual (px) about that straight line; NaNs with too few frames."""
     ok = np.isfinite(edge_px)
     if ok.sum() < MIN_FRAMES:
-        return float("nan")
-    return theil_sen(times_s[ok], edge_px[ok])
+        return float("nan"), float("nan")
+    t, e = times_s[ok], edge_px[ok]
+    v = theil_sen(t, e)
+    r = e - v * t
+    return v, float(np.median(np.abs(r - np.median(r))))
 
 
 def _running_median5(a: np.ndarray) -> np.ndarray:
