@@ -52,8 +52,9 @@ def test_single_runner_is_not_flagged(tmp_path, seed, harsh):
 
 def test_overtaking_runner_in_a_nearer_lane_is_flagged(tmp_path):
     # A faster runner two lanes nearer reaches the line 20-60 ms after the far one; its
-    # upper body lies below the far runner's hips, outside the upper-body check.
-    scene = random_scene(np.random.default_rng(428), "occlusion", 640, 360, fps=60,
+    # upper body lies below the far runner's hips, outside the upper-body check, and
+    # the far runner's legs cover most of its torso: only a few heights stay rigid.
+    scene = random_scene(np.random.default_rng(424), "occlusion", 640, 360, fps=60,
                          duration_s=0.9)
     truth = render_clip(tmp_path / "overtake.mp4", scene)
     found = _detect_file(tmp_path / "overtake.mp4", scene.line)

@@ -80,7 +80,7 @@ UPPER_BODY = SplitRule(reach=0.42, min_group=0.10, min_relative_difference=0.10,
 #: the far runner's hips). On 120 rendered single runners (30-240 fps, harsh light
 #: included) the largest difference was 9 % (30 fps, 7 frames per window); an
 #: overtaking runner 40 % faster shows about 60 %.
-RIGID_BODY = SplitRule(reach=0.70, min_group=0.08, min_relative_difference=0.20,
+RIGID_BODY = SplitRule(reach=0.70, min_group=0.06, min_relative_difference=0.20,
                        min_difference_per_scatter=2.0, max_residual=0.015)
 
 
