@@ -20,12 +20,16 @@ decision.
 Two rules decide a burst. The *early* rule (methods that use RSSI): once
 the tag is clearly past the antenna, its reads for ``early_hold_s`` all
 ``early_drop_db`` or more below the burst's strongest read (and at least
-three reads, for slow readers) and the
-estimate falls before them, the crossing is emitted then, ~0.4 s
-(p50) after the true crossing instead of ~0.9 s; the rest of the
-burst (the tag is in the field another half second) is absorbed by dead
-time, never a second crossing. The *quiet* rule is the fallback (no RSSI,
-a burst that never fades, a tag that vanishes at its peak). Quiet times
+three reads, for slow readers) and the estimate falls before them, and two
+such estimates ``early_check_s`` apart agree within ``early_agree_s``, the
+crossing is emitted then, ~0.5 s (p50) after the true crossing instead of
+~0.9 s; the rest of the burst (the tag is in the field another half
+second) is absorbed by dead time, never a second crossing. Why the
+agreement: a burst cut right where its reads first look 10 dB down is cut
+where they happen to be low (a fade), which pulls the fit early; two
+agreeing estimates mean the falling side seen so far no longer moves it.
+The *quiet* rule is the fallback (no RSSI, a burst that never fades, a tag
+that vanishes at its peak). Quiet times
 are stretched by the link's measured arrival jitter (``jitter.py``) so a
 slow or loaded host, or a fast session clock, does not cut a pass in two.
 """
@@ -52,8 +56,11 @@ class BurstConfig:
     Without RSSI the wait is three typical read gaps, within the same bounds.
     ``offset_s`` is a per-mark calibration added to every estimate (a
     reader cable or a tag placement that shifts the peak; measure it once).
-    ``early`` turns on the early rule (see the module note); ``max_jitter_s``
-    caps how far measured arrival jitter may stretch the quiet times.
+    ``early`` turns on the early rule (see the module note);
+    ``early_agree_s`` is how close two consecutive early estimates
+    (``early_check_s`` of reads apart) must be (``None``: the first
+    estimate decides, the session-3 rule); ``max_jitter_s`` caps how far
+    measured arrival jitter may stretch the quiet times.
     """
 
     method: str = "fit"
@@ -68,6 +75,8 @@ class BurstConfig:
     early_hold_s: float = 0.2
     early_min_reads: int = 8
     max_jitter_s: float = 1.0
+    early_agree_s: float | None = 0.004
+    early_check_s: float = 0.05
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -117,6 +126,7 @@ class _Burst:
     rssis: list[float | None] = field(default_factory=list)
     hits: int = 0
     early_checked_s: float = float("-inf")
+    early_estimate_s: float | None = None
 
 
 @dataclass(slots=True)
@@ -193,8 +203,8 @@ class BurstEstimator:
                 cfg.early_min_reads, 3) or burst.rssis[-1] is None:
             return None
         times, rssis = burst.times_s, burst.rssis
-        if times[-1] - burst.early_checked_s < cfg.early_hold_s / 2:
-            return None  # the fit is not cheap: look at most twice per hold time
+        if times[-1] - burst.early_checked_s < cfg.early_check_s:
+            return None  # the fit is not cheap: look once per check interval of reads
         hold_from_s = times[-1] - cfg.early_hold_s
         recent = [i for i in range(len(times) - 1, -1, -1)
                   if times[i] >= hold_from_s or i >= len(times) - 3]  # at least three reads
@@ -205,7 +215,11 @@ class BurstEstimator:
             return None
         burst.early_checked_s = times[-1]
         time_s, used = estimate_used(cfg.method, times, rssis)
-        if used in RSSI_METHODS and time_s < times[recent[-1]]:
+        if used not in RSSI_METHODS or time_s >= times[recent[-1]]:
+            return None
+        previous, burst.early_estimate_s = burst.early_estimate_s, time_s
+        if cfg.early_agree_s is None or (
+                previous is not None and abs(time_s - previous) <= cfg.early_agree_s):
             return time_s, used
         return None
 
