@@ -58,8 +58,8 @@ FINE_STEP_S = 0.001
 #: curve's top; its flanks still shape the fit, they just cannot hold the peak.
 SEARCH_DB = 15.0
 #: Below-curve residuals pull with a bounded force beyond this many scales (Huber's
-#: usual constant). Against the previous Tukey cut at 4 scales: p95 -1 ms on full
-#: and on early-cut bursts (4 seeds x 300 passes at 40 reads/s).
+#: usual constant). Against the previous Tukey cut at 4 scales: p95 -1 ms on whole
+#: bursts, -0.4 ms on early-cut ones (4 seeds x 300 passes at 40 reads/s): weak.
 LOW_HUBER = 1.345
 #: Above-curve residuals beyond this many scales are down-weighted (Huber).
 HIGH_CUT = 6.0
