@@ -64,6 +64,19 @@ def test_overtaking_runner_in_a_nearer_lane_is_flagged(tmp_path):
     assert all(abs(c.time_s - first) < 0.1 for c in found)
 
 
+def test_crossing_timed_by_a_track_born_inside_another_body_is_flagged(tmp_path):
+    # The 18th overtaking clip of the bench (seed 61): the torso piece tracked swaps
+    # from the far runner to the near one just before the line, and the new track
+    # times a crossing after one frame: it may belong to either runner.
+    rng = np.random.default_rng(61)
+    for _ in range(18):
+        scene = random_scene(rng, "occlusion", 640, 360, fps=60.0, duration_s=1.2)
+    render_clip(tmp_path / "swap.mp4", scene)
+    found = _detect_file(tmp_path / "swap.mp4", scene.line)
+    assert found, "the crossing must be reported"
+    assert any(FLAGS & set(c.flags) for c in found), f"silent single time: {found}"
+
+
 def test_slow_far_runner_merged_with_a_near_one_is_reported_flagged(tmp_path):
     # Lanes 4 and 1 merged: the blob is about twice one runner's height, so at 4 m/s
     # it moves at barely one blob height per second, like a walker. Two bodies are

@@ -44,6 +44,7 @@ from sensors.camera.tracks import (
     about_to_cross,
     along_overlap,
     body_head,
+    body_overlap,
     body_sized,
     entry_direction,
     fit_points,
@@ -239,6 +240,9 @@ class Detector:
                 track.alone = not any(
                     t.samples and along_overlap(obs, t.last) > 0 for t in self._tracks
                 )
+                track.beside = any(
+                    t.samples and body_overlap(obs, t.last) >= 0.5 for t in self._tracks
+                )
                 self._next_id += 1
                 track.samples.append(self._sample(obs, index, t_s))
                 self._tracks.append(track)
@@ -372,6 +376,10 @@ class Detector:
         # came apart into two), or the blob's heights move at two speeds (twobody.py).
         two_bodies = (any(abs(f - cross_frame) <= 3 for f in track.merge_frames)
                       or self._two_bodies(track, direction, time_s))
+        if track.beside and ("short_track" in flags or "extrapolated" in flags):
+            # Born inside another track's body just before the line: the torso
+            # tracked swapped between two merged runners (or one was lost).
+            two_bodies = True
         if two_bodies:
             flags.append("occluded")
         # Runner or walker: the edge's speed and the body's own (its centre over

@@ -46,6 +46,10 @@ class Track:
     #: False for a track born beside another one (a body splitting in two):
     #: such a track may not report a crossing it was never seen before.
     alone: bool = True
+    #: True for a track born within another track's body (the same blob along the
+    #: line): with two runners merged, the torso piece tracked can swap between
+    #: them, and a crossing such a track times soon after its birth may be either.
+    beside: bool = False
 
     @property
     def last(self) -> TorsoObservation:
@@ -82,6 +86,12 @@ def body_sized(piece: TorsoObservation, body: TorsoObservation) -> bool:
     """Could ``piece`` be a second runner next to ``body`` (not a limb or a shadow)?"""
     return (piece.height >= BODY_HEIGHT_FRACTION * body.height
             and piece.radius >= FRAGMENT_RADIUS_FRACTION * body.radius)
+
+
+def body_overlap(a: TorsoObservation, b: TorsoObservation) -> float:
+    """Overlap of two whole bodies' extents along the line, over the shorter one."""
+    inter = min(a.body_lo + a.height, b.body_lo + b.height) - max(a.body_lo, b.body_lo)
+    return max(0, inter) / max(1, min(a.height, b.height))
 
 
 def leading_edge(sample: Sample, direction: int) -> tuple[float, float, bool]:

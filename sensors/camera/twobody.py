@@ -27,8 +27,9 @@ torso is rigid; a swinging thigh or shin is not, and a foot planted on the
 ground (rigid but standing still) lies in the bottom 30 %, which is left out:
 a nearer runner's torso ends at least half its own height above its feet,
 and it is at least half as tall as the blob, so its torso is always inside
-the 70 %. Legs that happen to move coherently for a few frames are what kept
-this rule's threshold higher (20 %) than the upper body's.
+the 70 %. Short windows at low frame rates make the rigid heights' speeds
+noisier than the upper body's (up to 9.8 % on single runners at 30 fps),
+hence this rule's higher threshold (20 %).
 
 These are ratios of speeds and fractions of the body's own height: nothing
 depends on the camera, the lanes or the scale.
@@ -77,9 +78,11 @@ UPPER_BODY = SplitRule(reach=0.42, min_group=0.10, min_relative_difference=0.10,
                        min_difference_per_scatter=2.0)
 
 #: Rigid heights down to 70 % of the blob (a nearer runner's head and torso below
-#: the far runner's hips). On 120 rendered single runners (30-240 fps, harsh light
-#: included) the largest difference was 9 % (30 fps, 7 frames per window); an
-#: overtaking runner 40 % faster shows about 60 %.
+#: the far runner's hips); each group at least 6 % of the blob's height in rigid
+#: heights (the far runner's legs can hide most of the nearer one's torso). On 220
+#: rendered single runners (30-240 fps, 60 in harsh light; 100 of them not used to
+#: choose anything) the largest difference was 9.8 % (30 fps: 7 frames per window),
+#: hence 20 %; a runner overtaking at 8.5 m/s past one at 6 m/s shows about 60 %.
 RIGID_BODY = SplitRule(reach=0.70, min_group=0.06, min_relative_difference=0.20,
                        min_difference_per_scatter=2.0, max_residual=0.015)
 
