@@ -17,6 +17,8 @@ from timing.values import MARKS
 
 SENSOR_KINDS = ("camera", "rfid", "tap")
 RFID_PROTOCOLS = ("chafon", "chafon288", "p3", "ascii")
+#: Crossing estimates an RFID sensor may ask for (``sensors.rfid.estimate.METHODS``).
+RFID_METHODS = ("first", "midpoint", "strongest", "fit", "shape", "decoder")
 
 
 class ConfigError(ValueError):
@@ -71,8 +73,15 @@ class RfidSettings:
     port: str
     baud: int = 57600
     poll_hz: float = 20.0
-    quiet_s: float = 0.25
+    #: Silence that ends a burst (None: the estimator's default, 0.2 s).
+    quiet_s: float | None = None
     antennas: Mapping[int, str] = field(default_factory=dict)
+    #: Crossing estimate (None: the protocol's best, ``sensors.rfid.reader.DEFAULT_METHOD``).
+    method: str | None = None
+    #: Per-mark calibration added to every crossing time (s).
+    offset_s: float = 0.0
+    #: Body shadow the ``shape`` fit expects (dB): 2 for chest bibs, 0 for shoe tags.
+    shadow_db: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,9 +219,19 @@ def parse_sensor(table: Mapping[str, Any], where: str) -> SensorConfig:
         poll_hz = float(_get(table, "poll_hz", where, (int, float), 20.0))
         if not 0 < poll_hz <= 500:
             raise ConfigError(f"{where}.poll_hz", "must be between 0 and 500 polls a second")
-        quiet_s = float(_get(table, "quiet_s", where, (int, float), 0.25))
-        if not 0 < quiet_s <= 5:
+        quiet_s = _get(table, "quiet_s", where, (int, float), None)
+        if quiet_s is not None and not 0 < quiet_s <= 5:
             raise ConfigError(f"{where}.quiet_s", "must be between 0 and 5 seconds")
+        method = _get(table, "method", where, str, None)
+        if method is not None and method not in RFID_METHODS:
+            raise ConfigError(f"{where}.method", f"unknown method {method!r} (one of "
+                                                 f"{', '.join(RFID_METHODS)})")
+        offset_s = float(_get(table, "offset_s", where, (int, float), 0.0))
+        if not -2 <= offset_s <= 2:
+            raise ConfigError(f"{where}.offset_s", "must be between -2 and 2 seconds")
+        shadow_db = _get(table, "shadow_db", where, (int, float), None)
+        if shadow_db is not None and not 0 <= shadow_db <= 6:
+            raise ConfigError(f"{where}.shadow_db", "must be between 0 and 6 dB")
         antennas: dict[int, str] = {}
         for key, value in _get(table, "antennas", where, Mapping, {}).items():
             akey = f"{where}.antennas.{key}"
@@ -223,13 +242,15 @@ def parse_sensor(table: Mapping[str, Any], where: str) -> SensorConfig:
             antennas[int(key)] = _mark(value, akey)
         if not mark and not antennas:
             raise ConfigError(f"{where}.mark", "give a mark or an antennas table")
-        rfid = RfidSettings(protocol, _get(table, "port", where, str), baud, poll_hz, quiet_s,
-                            antennas)
+        rfid = RfidSettings(protocol, _get(table, "port", where, str), baud, poll_hz,
+                            None if quiet_s is None else float(quiet_s), antennas, method,
+                            offset_s, None if shadow_db is None else float(shadow_db))
     remote = table.get("remote", False)
     if not isinstance(remote, bool):
         raise ConfigError(f"{where}.remote", "must be true or false")
     known = {"kind", "id", "mark", "remote", "line", "source", "fps", "timestamps", "readout_s",
-             "lanes", "start_s", "protocol", "port", "baud", "poll_hz", "quiet_s", "antennas"}
+             "lanes", "start_s", "protocol", "port", "baud", "poll_hz", "quiet_s", "antennas",
+             "method", "offset_s", "shadow_db"}
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(f"{where}.{unknown[0]}", "unknown setting")

@@ -24,19 +24,36 @@ log = logging.getLogger(__name__)
 HEALTH_PERIOD_S = 1.0
 
 
+def rfid_reader_config(sensor: SensorConfig) -> Any:
+    """The reader configuration of an RFID sensor, its burst settings from the config file.
+
+    Settings left out keep the estimator's defaults for the protocol.
+    """
+    from sensors.rfid.reader import ReaderConfig
+
+    settings = sensor.rfid
+    assert settings is not None
+    antennas = tuple(sorted(settings.antennas)) or (1,)
+    config = ReaderConfig(url=settings.port, protocol=settings.protocol, baud=settings.baud,
+                          poll_hz=settings.poll_hz, mark=sensor.mark or
+                          next(iter(settings.antennas.values())),
+                          antenna_marks=dict(settings.antennas), antennas=antennas,
+                          sensor_id=sensor.id)
+    burst = dataclasses.replace(config.burst_config(), offset_s=settings.offset_s)
+    if settings.quiet_s is not None:
+        burst = dataclasses.replace(burst, quiet_s=settings.quiet_s, max_quiet_s=max(
+            burst.max_quiet_s, 1.4 * settings.quiet_s))
+    chosen = {"method": settings.method, "shadow_db": settings.shadow_db}
+    burst = dataclasses.replace(burst, **{k: v for k, v in chosen.items() if v is not None})
+    return dataclasses.replace(config, burst=burst)
+
+
 def build_runtime(sensor: SensorConfig, send: Any) -> Any:
     """The running sensor for ``sensor``: ``.start()``-ed, with ``.health()`` and ``.stop()``."""
     if sensor.kind == "rfid":
-        from sensors.rfid.reader import ReaderConfig, RfidReader
+        from sensors.rfid.reader import RfidReader
 
-        settings = sensor.rfid
-        antennas = tuple(sorted(settings.antennas)) or (1,)
-        config = ReaderConfig(url=settings.port, protocol=settings.protocol, baud=settings.baud,
-                              poll_hz=settings.poll_hz, mark=sensor.mark or
-                              next(iter(settings.antennas.values())),
-                              antenna_marks=dict(settings.antennas), antennas=antennas,
-                              sensor_id=sensor.id)
-        return RfidReader(config, on_crossing=send).start()
+        return RfidReader(rfid_reader_config(sensor), on_crossing=send).start()
     if sensor.kind == "camera":
         from sensors.camera.detector import Detector, DetectorSettings
         from sensors.camera.line import Line

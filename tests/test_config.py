@@ -87,6 +87,14 @@ GOOD_SENSOR = {"id": "cam", "kind": "camera", "mark": "finish", "source": "0",
                   "mark": "finish"}]}, "sensor[0].protocol"),
     ({"sensor": [{"id": "r", "kind": "rfid", "protocol": "chafon", "port": "/dev/x",
                   "antennas": {"1": "moon"}}]}, "sensor[0].antennas.1"),
+    ({"sensor": [{"id": "r", "kind": "rfid", "protocol": "ascii", "port": "/dev/x",
+                  "mark": "finish", "method": "guess"}]}, "sensor[0].method"),
+    ({"sensor": [{"id": "r", "kind": "rfid", "protocol": "ascii", "port": "/dev/x",
+                  "mark": "finish", "shadow_db": 9}]}, "sensor[0].shadow_db"),
+    ({"sensor": [{"id": "r", "kind": "rfid", "protocol": "ascii", "port": "/dev/x",
+                  "mark": "finish", "offset_s": "late"}]}, "sensor[0].offset_s"),
+    ({"sensor": [{"id": "r", "kind": "rfid", "protocol": "ascii", "port": "/dev/x",
+                  "mark": "finish", "quiet_s": 0}]}, "sensor[0].quiet_s"),
     ({"sensor": [{**GOOD_SENSOR, "fps": True}]}, "sensor[0].fps"),
     ({"server": {"port": 70000}}, "server.port"),
     ({"track": {"lanes": 12}}, "track.lanes"),
@@ -107,3 +115,18 @@ def test_unreadable_and_malformed_files(tmp_path):
     bad.write_text("[server\nport = 1\n")
     with pytest.raises(ConfigFileError, match="not valid TOML"):
         load_config(bad)
+
+
+def test_rfid_burst_settings_reach_the_reader():
+    """quiet_s, method, offset_s and shadow_db in the file are what the reader uses."""
+    from sensors.node import rfid_reader_config
+
+    table = {"id": "r", "kind": "rfid", "protocol": "ascii", "port": "/dev/x", "mark": "finish"}
+    plain = rfid_reader_config(parse_config({"sensor": [table]}, "t.toml").sensors[0]).burst
+    chosen = rfid_reader_config(parse_config({"sensor": [{
+        **table, "quiet_s": 0.5, "method": "fit", "offset_s": -0.03, "shadow_db": 0}]},
+        "t.toml").sensors[0]).burst
+    assert (plain.method, plain.offset_s, plain.shadow_db) == ("shape", 0.0, 2.0)
+    assert (chosen.quiet_s, chosen.method, chosen.offset_s, chosen.shadow_db) == (
+        0.5, "fit", -0.03, 0.0)
+    assert chosen.max_quiet_s >= chosen.quiet_s

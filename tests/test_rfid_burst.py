@@ -11,7 +11,7 @@ import pytest
 from sensors.rfid.burst import BurstConfig, BurstEstimator
 from sensors.rfid.estimate import estimate, estimate_used, fitted_peak
 from sensors.rfid.jitter import ArrivalJitter
-from sensors.rfid.passmodel import PassChannel, TagPass, random_pass, simulate_reads
+from sensors.rfid.passmodel import PassChannel, SimRead, TagPass, random_pass, simulate_reads
 
 
 def feed_reads(estimator, reads, mark="finish", tick_s=0.02, tail_s=30.0):
@@ -199,6 +199,22 @@ def test_body_shadows_of_1_to_4_db_pull_the_crossing_little():
                 - 2000.74 for s in (1.0, 2.0, 3.0, 4.0)]
     assert max(abs(e) for e in errors_s) < 0.016
     assert errors_s[0] > 0.0 > errors_s[-1]  # a deeper shadow still reads earlier
+
+
+def test_a_pass_with_no_body_shadow_needs_shadow_db_0():
+    """A symmetric pass (a shoe tag, a tag on a stick): the chest-bib default expects
+    a shadow and reads late; ``shadow_db=0`` times it, through the burst estimator too."""
+    times = [3000.0 + i * 0.025 for i in range(64)]
+    rssis = log_distance_pass(3000.8, 0.3, times, shadow_db=0.0, slope=4.0)
+    late_s = estimate_used("shape", times, rssis)[0] - 3000.8
+    exact_s = estimate_used("shape", times, rssis, shadow_db=0.0)[0] - 3000.8
+    assert late_s > 0.01 and abs(exact_s) < 0.003
+    reads = [SimRead("T", t, r) for t, r in zip(times, rssis, strict=True)]
+    cfg = BurstConfig(method="shape", shadow_db=0.0, early=False)
+    (result,) = [r for r in feed_reads(BurstEstimator(cfg), reads) if not r.stray]
+    assert abs(result.time_s - 3000.8) < 0.003
+    with pytest.raises(ValueError, match="shadow_db"):
+        BurstConfig(shadow_db=-1.0)
 
 
 @pytest.mark.parametrize("times,rssis,used", [

@@ -59,6 +59,11 @@ def result_json(result: BurstResult) -> dict[str, Any]:
 @click.option("--dead-time-s", type=float, default=8.0, show_default=True)
 @click.option("--method", type=click.Choice(METHODS), default=None,
               help="Crossing estimate (default: best for the protocol).")
+@click.option("--shadow-db", type=click.FloatRange(0.0, 6.0), default=2.0, show_default=True,
+              help="Body shadow the shape fit expects past the antenna: 2 for chest bibs, "
+                   "0 for shoe tags or a tag with no body behind it.")
+@click.option("--offset-s", type=float, default=0.0, show_default=True,
+              help="Per-mark calibration added to every crossing time.")
 @click.option("--mark", default="finish", show_default=True)
 @click.option("--early/--no-early", default=True, show_default=True,
               help="Decide once the tag is clearly past the antenna (RSSI methods).")
@@ -68,12 +73,14 @@ def result_json(result: BurstResult) -> dict[str, Any]:
 @click.option("--count", type=int, default=0, help="Exit after this many crossings.")
 @click.option("--seconds", type=float, default=0.0, help="Exit after this many seconds.")
 def listen(protocol: str, url: str, as_json: bool, baud: int, poll_hz: float, quiet_s: float,
-           dead_time_s: float, method: str | None, mark: str, early: bool, ascii_pattern: str,
-           raw_log: str | None, count: int, seconds: float) -> None:
+           dead_time_s: float, method: str | None, shadow_db: float, offset_s: float, mark: str,
+           early: bool, ascii_pattern: str, raw_log: str | None, count: int,
+           seconds: float) -> None:
     """Print one line per crossing seen by a reader."""
     try:
         burst = BurstConfig(method=method or DEFAULT_METHOD[protocol], quiet_s=quiet_s,
-                            dead_time_s=dead_time_s, early=early)
+                            dead_time_s=dead_time_s, early=early, shadow_db=shadow_db,
+                            offset_s=offset_s)
         config = ReaderConfig(url=url, protocol=protocol, baud=baud, poll_hz=poll_hz, mark=mark,
                               burst=burst, ascii_pattern=ascii_pattern, raw_log_path=raw_log)
     except ValueError as exc:

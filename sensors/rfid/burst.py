@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 from .estimate import METHODS, estimate_used
 from .jitter import ArrivalJitter
+from .shapefit import SHADOW_MAX_DB, SHADOW_PRIOR_DB
 
 #: Methods whose estimate needs the RSSI curve (and so can decide early).
 RSSI_METHODS = frozenset({"fit", "shape", "strongest"})
@@ -56,6 +57,10 @@ class BurstConfig:
     Without RSSI the wait is three typical read gaps, within the same bounds.
     ``offset_s`` is a per-mark calibration added to every estimate (a
     reader cable or a tag placement that shifts the peak; measure it once).
+    ``shadow_db`` is the body shadow the ``shape`` fit expects once the tag
+    is past the antenna: 2 dB for a bib on the chest (the default); 0 for a
+    tag with no body behind it (a shoe or ankle tag, a tag on a stick), where
+    the default would read 10-35 ms late.
     ``early`` turns on the early rule (see the module note);
     ``early_agree_s`` is how close two consecutive early estimates
     (``early_check_s`` of reads apart) must be (``None``: the first
@@ -77,12 +82,16 @@ class BurstConfig:
     max_jitter_s: float = 1.0
     early_agree_s: float | None = 0.004
     early_check_s: float = 0.05
+    shadow_db: float = SHADOW_PRIOR_DB
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; expected one of {METHODS}")
         if self.quiet_s <= 0 or self.dead_time_s < 0 or self.stray_after_s <= 0:
             raise ValueError("quiet_s and stray_after_s must be > 0, dead_time_s >= 0")
+        if not 0.0 <= self.shadow_db <= SHADOW_MAX_DB:
+            raise ValueError(f"shadow_db must be between 0 and {SHADOW_MAX_DB:g} dB, "
+                             f"got {self.shadow_db}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +223,7 @@ class BurstEstimator:
         if max(rssis[i] for i in recent) > peak - cfg.early_drop_db:  # type: ignore[operator]
             return None
         burst.early_checked_s = times[-1]
-        time_s, used = estimate_used(cfg.method, times, rssis)
+        time_s, used = estimate_used(cfg.method, times, rssis, cfg.shadow_db)
         if used not in RSSI_METHODS or time_s >= times[recent[-1]]:
             return None
         previous, burst.early_estimate_s = burst.early_estimate_s, time_s
@@ -260,7 +269,8 @@ class BurstEstimator:
                 estimate: tuple[float, str] | None = None) -> BurstResult:
         burst = self._open.pop(key)
         cfg = self.config
-        time_s, used = estimate or estimate_used(cfg.method, burst.times_s, burst.rssis)
+        time_s, used = estimate or estimate_used(cfg.method, burst.times_s, burst.rssis,
+                                                   cfg.shadow_db)
         self._dead[key] = _Dead(burst.first_s, burst.last_s)
         return BurstResult(key[0], key[1], time_s + cfg.offset_s, burst.hits,
                            _peak(burst.rssis), used, burst.first_s, burst.last_s, now_s,

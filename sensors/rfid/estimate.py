@@ -33,7 +33,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .shapefit import shape_fit
+from .shapefit import SHADOW_PRIOR_DB, shape_fit
 
 METHODS = ("first", "midpoint", "strongest", "fit", "shape", "decoder")
 #: A burst whose RSSI spans less than this (dB) is flat: it has no peak to find.
@@ -130,9 +130,12 @@ ESTIMATORS = {
 }
 
 
-def estimate_used(method: str, times_s: Sequence[float],
-                  rssis: Sequence[float | None]) -> tuple[float, str]:
-    """(crossing time, the method that produced it): ``method`` or the fallback taken."""
+def estimate_used(method: str, times_s: Sequence[float], rssis: Sequence[float | None],
+                  shadow_db: float = SHADOW_PRIOR_DB) -> tuple[float, str]:
+    """(crossing time, the method that produced it): ``method`` or the fallback taken.
+
+    ``shadow_db`` is the body shadow ``shape`` expects (``shapefit.py``).
+    """
     if method not in ESTIMATORS:
         raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
     if len(times_s) == 1 and method != "decoder":
@@ -142,7 +145,7 @@ def estimate_used(method: str, times_s: Sequence[float],
             not has_rssi or max(rssis) - min(rssis) < FLAT_DB):  # type: ignore[type-var,operator]
         return midpoint(times_s, rssis), "midpoint"  # no RSSI or no peak: nothing to fit
     if method == "shape":
-        fitted = shape_fit(times_s, rssis)  # type: ignore[arg-type]
+        fitted = shape_fit(times_s, rssis, shadow_db=shadow_db)  # type: ignore[arg-type]
         if fitted is not None:
             return fitted[0], "shape"
         method = "fit"

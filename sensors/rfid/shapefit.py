@@ -86,7 +86,8 @@ def _shadow(dt: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def _solve_grid(t: np.ndarray, y: np.ndarray, weights: np.ndarray, t0s: np.ndarray,
-                ws: np.ndarray) -> tuple[float, float, np.ndarray] | None:
+                ws: np.ndarray, shadow_db: float = SHADOW_PRIOR_DB,
+                ) -> tuple[float, float, np.ndarray] | None:
     """Best (t0, w, residuals) over the grid by weighted, shadow-regularised least squares.
 
     For each (t0, w) the model is linear in (A, B, S): A is eliminated by
@@ -116,14 +117,14 @@ def _solve_grid(t: np.ndarray, y: np.ndarray, weights: np.ndarray, t0s: np.ndarr
     with np.errstate(divide="ignore", invalid="ignore"):
         p22 = c22 + SHADOW_PRIOR_WEIGHT
         det = c11 * p22 - c12 * c12
-        slope = (p22 * c1y - c12 * (c2y + SHADOW_PRIOR_WEIGHT * SHADOW_PRIOR_DB)) / det
-        shadow = (c11 * (c2y + SHADOW_PRIOR_WEIGHT * SHADOW_PRIOR_DB) - c12 * c1y) / det
+        slope = (p22 * c1y - c12 * (c2y + SHADOW_PRIOR_WEIGHT * shadow_db)) / det
+        shadow = (c11 * (c2y + SHADOW_PRIOR_WEIGHT * shadow_db) - c12 * c1y) / det
         clipped = np.clip(shadow, 0.0, SHADOW_MAX_DB)
         slope = np.where(clipped == shadow, slope, (c1y - clipped * c12) / c11)
     shadow = clipped
     sse = (cyy - 2.0 * slope * c1y - 2.0 * shadow * c2y + slope * slope * c11
            + 2.0 * slope * shadow * c12 + shadow * shadow * c22
-           + SHADOW_PRIOR_WEIGHT * (shadow - SHADOW_PRIOR_DB) ** 2)
+           + SHADOW_PRIOR_WEIGHT * (shadow - shadow_db) ** 2)
     sse = np.where((slope > 0.0) & np.isfinite(sse) & (c11 > 1e-12), sse, np.inf)
     flat = int(np.argmin(sse))
     if not np.isfinite(sse.flat[flat]):
@@ -142,9 +143,13 @@ def _reweight(resid: np.ndarray) -> np.ndarray:
     return np.where(u >= 0.0, high, low)
 
 
-def shape_fit(times_s: Sequence[float], rssis: Sequence[float],
-              iterations: int = 4) -> tuple[float, float] | None:
-    """(crossing time t0, w) of the pass shape fitted to one burst, or None (see module note)."""
+def shape_fit(times_s: Sequence[float], rssis: Sequence[float], iterations: int = 4,
+              shadow_db: float = SHADOW_PRIOR_DB) -> tuple[float, float] | None:
+    """(crossing time t0, w) of the pass shape fitted to one burst, or None (see module note).
+
+    ``shadow_db`` is the prior's centre: the mounting's expected body shadow
+    (0 for a tag with no body behind it, e.g. on a shoe or a test rig).
+    """
     if len(times_s) < MIN_READS:
         return None
     t_all = np.asarray(times_s, dtype=float)
@@ -163,7 +168,7 @@ def shape_fit(times_s: Sequence[float], rssis: Sequence[float],
     weights = np.ones_like(t)
     best = None
     for _ in range(iterations):
-        best = _solve_grid(t, y, weights, t0s, W_GRID_S)
+        best = _solve_grid(t, y, weights, t0s, W_GRID_S, shadow_db)
         if best is None:
             return None
         weights = _reweight(best[2])  # never zero: a fade keeps a bounded pull
@@ -172,8 +177,9 @@ def shape_fit(times_s: Sequence[float], rssis: Sequence[float],
                         COARSE_STEP_S)
     t0, w, _ = best  # type: ignore[misc]
     span = COARSE_STEP_S + 0.002
-    fine = _solve_grid(t, y, weights, np.arange(t0 - span, t0 + span + FINE_STEP_S / 2,
-                                                FINE_STEP_S), w * np.geomspace(0.88, 1.14, 9))
+    fine = _solve_grid(t, y, weights,
+                       np.arange(t0 - span, t0 + span + FINE_STEP_S / 2, FINE_STEP_S),
+                       w * np.geomspace(0.88, 1.14, 9), shadow_db)
     if fine is None:
         return None
     t0, w, _ = fine
