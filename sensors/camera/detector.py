@@ -384,15 +384,15 @@ class Detector:
             flags.append("occluded")
         # Runner or walker: the edge's speed and the body's own (its centre over
         # the whole track) must both be a runner's; a swinging limb or a light
-        # change can fake the first, not the second. Two bodies in one blob span
-        # up to twice one body's height: each is at least half of it.
-        per_body_px = 0.5 * height_px if two_bodies else height_px
+        # change can fake the first, not the second. (Measured in the blob's
+        # height even for two bodies: a walker's slow legs can look like a second
+        # body to twobody.py, and must not make it a runner.)
         body_speed = direction * self._body_speed(track)
-        if per_body_px > 0 and min(speed, body_speed) / per_body_px < (
+        if height_px > 0 and min(speed, body_speed) / height_px < (
             self.settings.min_speed_heights_per_s
         ):
             log.debug("track %d too slow (%.2f heights/s): not a runner", track.track_id,
-                      min(speed, body_speed) / per_body_px)
+                      min(speed, body_speed) / height_px)
             return None
         obs = min(near or track.samples, key=lambda s: abs(s.frame - cross_frame)).obs
         position = float(np.clip(obs.centroid_col * self.geometry.step_px / self.line.length_px,
