@@ -91,8 +91,14 @@ def run_pass(variant, reads, offset_s=0.0):
     rule_config = {"quiet": {"early": False},
                    "early": {},
                    "early3": {"early_agree_s": None, "early_check_s": 0.1}}[rule]
-    estimator = BurstEstimator(BurstConfig(method=method, quiet_s=QUIET_S, offset_s=offset_s,
-                                           **rule_config))
+    result = decide(BurstConfig(method=method, quiet_s=QUIET_S, offset_s=offset_s,
+                                **rule_config), reads)
+    return result.time_s, result.decided_s, reads[-1].time_s, result.method
+
+
+def decide(config, reads):
+    """The one decision of a fresh estimator on one pass, polled every TICK_S like the reader."""
+    estimator = BurstEstimator(config)
     now = reads[0].time_s
     results = []
     for read in reads:
@@ -104,7 +110,7 @@ def run_pass(variant, reads, offset_s=0.0):
         now += TICK_S
         results += estimator.poll(now)
     (result,) = results
-    return result.time_s, result.decided_s, reads[-1].time_s, result.method
+    return result
 
 
 def simulate(rate, count, seed):

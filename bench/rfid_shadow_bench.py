@@ -25,33 +25,19 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sensors.rfid.burst import BurstConfig, BurstEstimator  # noqa: E402
+from rfid_bench import decide  # noqa: E402
+
+from sensors.rfid.burst import BurstConfig  # noqa: E402
 from sensors.rfid.passmodel import random_pass, simulate_reads  # noqa: E402
 
-TICK_S = 0.02
 RATE_HZ = 40.0
 #: (label, BurstConfig settings) in the order printed.
 ESTIMATES = (("shape, shadow_db 2 (default)", {"method": "shape"}),
              ("shape, shadow_db 0", {"method": "shape", "shadow_db": 0.0}),
              ("fit", {"method": "fit"}),
              ("first", {"method": "first"}))
-
-
-def decide(config: BurstConfig, reads) -> float:
-    """The crossing time the burst estimator gives for one pass, polled like the reader."""
-    estimator = BurstEstimator(config)
-    now = reads[0].time_s
-    results = []
-    for read in reads:
-        while now + TICK_S <= read.time_s:
-            now += TICK_S
-            results += estimator.poll(now)
-        results += estimator.add(read.tag, "finish", read.time_s, read.rssi_dbm)
-    while not results:
-        now += TICK_S
-        results += estimator.poll(now)
-    return results[0].time_s
 
 
 def passes(count: int, seed: int, shadowless: bool):
@@ -89,7 +75,8 @@ def main() -> None:
         sample = passes(args.passes, args.seed, shadowless)
         for label, settings in ESTIMATES:
             config = BurstConfig(**settings)
-            row = figures([1000 * (decide(config, reads) - p.crossing_s) for p, reads in sample])
+            row = figures([1000 * (decide(config, reads).time_s - p.crossing_s)
+                           for p, reads in sample])
             rows[label] = row
             print(f"  {label:30s} p50 {row['p50_ms']:7.1f}  p95 {row['p95_ms']:7.1f}  "
                   f"bias {row['bias_ms']:+7.1f}", flush=True)
