@@ -77,6 +77,20 @@ def test_crossing_timed_by_a_track_born_inside_another_body_is_flagged(tmp_path)
     assert any(FLAGS & set(c.flags) for c in found), f"silent single time: {found}"
 
 
+def test_two_tracks_claiming_the_runners_in_turn_still_report_a_flagged_crossing(tmp_path):
+    # The 14th overtaking clip of the bench (seed 61): the far and the near runner are
+    # claimed by two tracks in turn as their blobs touch and part, so each track skips
+    # the line. Somebody crossed: it must be reported, flagged (it was lost).
+    rng = np.random.default_rng(61)
+    for _ in range(14):
+        scene = random_scene(rng, "occlusion", 640, 360, fps=60.0, duration_s=1.2)
+    truth = render_clip(tmp_path / "turns.mp4", scene)
+    found = _detect_file(tmp_path / "turns.mp4", scene.line)
+    assert found and all(FLAGS & set(c.flags) for c in found), found
+    first, last = (min(c.time_s for c in truth.crossings), max(c.time_s for c in truth.crossings))
+    assert all(first - 0.05 < c.time_s < last + 0.05 for c in found)
+
+
 def test_single_runner_whose_foot_comes_loose_is_not_flagged(tmp_path):
     # The 23rd accuracy clip at 60 fps (bench seed 160): a foot came apart from the
     # body as a blob of its own for a frame next to the crossing, which used to read

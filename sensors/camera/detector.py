@@ -135,6 +135,8 @@ class Detector:
         self._tracks: list[Track] = []
         self._next_id = 1
         self._recent: list[LineCrossing] = []
+        #: The last few tracks dropped (``_alternated`` looks at them too).
+        self._gone: list[Track] = []
         self._last_t: float | None = None
         self._dt_s: float | None = None
         self._image_height: int | None = None
@@ -305,6 +307,8 @@ class Detector:
                     out.append(c)
             if track.missed <= 2:
                 keep.append(track)
+            else:
+                self._gone = (self._gone + [track])[-8:]  # still seen by _alternated
         self._tracks = keep
         return self._finish(out)
 
@@ -345,15 +349,18 @@ class Detector:
                 log.debug("track %d: split-off body seen once at the line", track.track_id)
                 return None
             flags.append("short_track")
-        if jumped(track):
-            log.debug("track %d jumped at the line: not one steadily moving body",
+        if jumped(track) or (before and gap_at_line(track, direction) > 2):
+            # The track leapt near the line, or skipped it (two walkers parting, a
+            # body lost for frames): nothing to time - unless another track took
+            # its body in the frames it missed there: two merged runners claimed in
+            # turn, somebody crossed, so it is reported, flagged (runner speed is
+            # still checked below, so two walkers parting still give nothing).
+            if not self._alternated(track):
+                log.debug("track %d leapt at or over the line: no crossing", track.track_id)
+                return None
+            log.debug("track %d shared its body with another at the line: flagged",
                       track.track_id)
-            return None
-        if before and gap_at_line(track, direction) > 2:
-            # Not seen reaching the line: the track jumped over it (two walkers
-            # parting, a body lost for frames) - nothing to time.
-            log.debug("track %d jumped over the line: no crossing", track.track_id)
-            return None
+            flags.append("occluded")
         # Only the frames nearest the line: far from it the torso is partly outside
         # the strip and the constant-speed model is stretched.
         near_line = sorted(pts, key=lambda p: abs(p[1]))[: self.settings.fit_frames]
@@ -386,7 +393,7 @@ class Detector:
             # Born inside another track's body just before the line: the torso
             # tracked swapped between two merged runners (or one was lost).
             two_bodies = True
-        if two_bodies:
+        if two_bodies and "occluded" not in flags:
             flags.append("occluded")
         # Runner or walker: the edge's speed and the body's own (its centre over
         # the whole track) must both be a runner's; a swinging limb or a light
@@ -423,6 +430,30 @@ class Detector:
             height_px=height_px,
             track_id=track.track_id,
         )
+
+    def _alternated(self, track: Track, reach: int = 4) -> bool:
+        """Did another track take this one's body in the frames it missed at the line?"""
+        cross = track.crossing_frame or 0
+        mine = {s.frame for s in track.samples}
+        missing = {f for f in range(max(min(mine), cross - reach),
+                                    min(max(mine), cross + reach) + 1) if f not in mine}
+        if not missing:
+            return False
+        # Its own motion before the turns began must already be a runner's: leaps
+        # between two bodies fake a speed, and two walkers parting leap too.
+        steady = [s for s in track.samples if s.frame < min(missing)]
+        if len(steady) < 3:
+            return False
+        height_px = float(np.median([s.obs.height for s in steady])) * self.geometry.step_px
+        speed = abs(theil_sen(np.array([s.time_s for s in steady]),
+                              np.array([s.obs.centroid_row for s in steady])
+                              * self.geometry.step_px))
+        if speed < self.settings.min_speed_heights_per_s * height_px:
+            return False
+        near = [s.obs for s in track.samples if abs(s.frame - cross) <= reach]
+        return any(s.frame in missing and any(along_overlap(s.obs, o) > 0.3 for o in near)
+                   for other in self._tracks + self._gone if other is not track
+                   for s in other.samples)
 
     def _body_speed(self, track: Track) -> float:
         """Speed of the body's centre across the line (px/s, signed along +d)."""
