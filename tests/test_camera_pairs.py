@@ -64,13 +64,19 @@ def test_overtaking_runner_in_a_nearer_lane_is_flagged(tmp_path):
     assert all(abs(c.time_s - first) < 0.1 for c in found)
 
 
+def bench_scene(seed: int, nth: int, kind: str, fps: float, duration_s: float) -> Scene:
+    """The ``nth`` scene (1-based) that bench/camera_bench.py draws with ``seed``."""
+    rng = np.random.default_rng(seed)
+    for _ in range(nth):
+        scene = random_scene(rng, kind, 640, 360, fps=fps, duration_s=duration_s)
+    return scene
+
+
 def test_crossing_timed_by_a_track_born_inside_another_body_is_flagged(tmp_path):
     # The 18th overtaking clip of the bench (seed 61): the torso piece tracked swaps
     # from the far runner to the near one just before the line, and the new track
     # times a crossing after one frame: it may belong to either runner.
-    rng = np.random.default_rng(61)
-    for _ in range(18):
-        scene = random_scene(rng, "occlusion", 640, 360, fps=60.0, duration_s=1.2)
+    scene = bench_scene(61, 18, "occlusion", fps=60.0, duration_s=1.2)
     render_clip(tmp_path / "swap.mp4", scene)
     found = _detect_file(tmp_path / "swap.mp4", scene.line)
     assert found, "the crossing must be reported"
@@ -81,9 +87,7 @@ def test_two_tracks_claiming_the_runners_in_turn_still_report_a_flagged_crossing
     # The 14th overtaking clip of the bench (seed 61): the far and the near runner are
     # claimed by two tracks in turn as their blobs touch and part, so each track skips
     # the line. Somebody crossed: it must be reported, flagged (it was lost).
-    rng = np.random.default_rng(61)
-    for _ in range(14):
-        scene = random_scene(rng, "occlusion", 640, 360, fps=60.0, duration_s=1.2)
+    scene = bench_scene(61, 14, "occlusion", fps=60.0, duration_s=1.2)
     truth = render_clip(tmp_path / "turns.mp4", scene)
     found = _detect_file(tmp_path / "turns.mp4", scene.line)
     assert found and all(FLAGS & set(c.flags) for c in found), found
@@ -95,9 +99,7 @@ def test_single_runner_whose_foot_comes_loose_is_not_flagged(tmp_path):
     # The 23rd accuracy clip at 60 fps (bench seed 160): a foot came apart from the
     # body as a blob of its own for a frame next to the crossing, which used to read
     # as "two bodies in one blob".
-    rng = np.random.default_rng(160)
-    for _ in range(23):
-        scene = random_scene(rng, "single", 640, 360, fps=60, duration_s=1.0)
+    scene = bench_scene(160, 23, "single", fps=60, duration_s=1.0)
     truth = render_clip(tmp_path / "foot.mp4", scene)
     found = _detect_file(tmp_path / "foot.mp4", scene.line)
     assert len(found) == 1
