@@ -31,11 +31,10 @@ Nothing here reads a clock or touches a file: time comes in with the frame.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from sensors.camera.background import BackgroundModel, BackgroundSettings
+from sensors.camera.background import BackgroundModel
 from sensors.camera.envelope import fit_crossing, torso_band
 from sensors.camera.line import Line, StripGeometry, strip_geometry
 from sensors.camera.torso import TorsoObservation, find_torsos
@@ -47,6 +46,7 @@ from sensors.camera.tracks import (
     body_head,
     body_overlap,
     body_sized,
+    claimed_in_turn,
     entry_direction,
     fit_points,
     gap_at_line,
@@ -57,6 +57,9 @@ from sensors.camera.tracks import (
     theil_sen,
 )
 from sensors.camera.twobody import RIGID_BODY, UPPER_BODY, speed_split
+from sensors.camera.values import DetectorSettings, LineCrossing
+
+__all__ = ["Detector", "DetectorSettings", "LineCrossing"]
 
 log = logging.getLogger(__name__)
 
@@ -65,55 +68,6 @@ log = logging.getLogger(__name__)
 MAX_TRACK_SAMPLES = 256
 #: Frames within this time of the crossing give each height's speed (two-body check).
 SPLIT_WINDOW_S = 0.12
-
-
-@dataclass(frozen=True, slots=True)
-class DetectorSettings:
-    """How the detector looks at the line; defaults need no knowledge of the scene."""
-
-    #: Strip reach on each side of the line; None = 0.3 x the line's length.
-    half_width_px: float | None = None
-    #: At most this many samples along the line (bounds the cost per frame).
-    max_samples_along: int = 160
-    #: Rolling shutter: time from the first image row's exposure to the last one's.
-    readout_s: float = 0.0
-    #: Tracks slower than this (body heights per second) are walkers, not runners.
-    min_speed_heights_per_s: float = 1.2
-    #: Bodies shorter than this fraction of the line are ignored (birds, litter).
-    min_height_fraction: float = 0.06
-    #: Frames to wait after the torso reaches the line before solving for the time.
-    after_frames: int = 4
-    #: How many frames nearest the line the crossing time is solved from.
-    fit_frames: int = 8
-    #: Which quantile of the per-frame crossing estimates is the first guess (see _solve).
-    envelope_quantile: float = 0.75
-    #: Frames within this time of the crossing feed the leading-edge envelope (envelope.py);
-    #: the crossing is reported once this much footage after it is in (or the track ends).
-    envelope_window_s: float = 0.2
-    background: BackgroundSettings = field(default_factory=BackgroundSettings)
-
-
-@dataclass(frozen=True, slots=True)
-class LineCrossing:
-    """One torso crossing, on the timeline of the frames fed in.
-
-    ``frame`` is the index (from 0, counting frames fed) of the first frame
-    taken after the torso reached the line. ``position`` is 0..1 along the
-    line from its first point. ``direction`` is +1 or -1 along the line's
-    normal and ``direction_name`` says it in words. ``speed_px_s`` is the
-    torso's speed across the line and ``height_px`` the body's size along it.
-    """
-
-    time_s: float
-    frame: int
-    position: float
-    direction: int
-    direction_name: str
-    confidence: float
-    flags: tuple[str, ...]
-    speed_px_s: float
-    height_px: float
-    track_id: int
 
 
 class Detector:
@@ -135,7 +89,7 @@ class Detector:
         self._tracks: list[Track] = []
         self._next_id = 1
         self._recent: list[LineCrossing] = []
-        #: The last few tracks dropped (``_alternated`` looks at them too).
+        #: The last few tracks dropped (``claimed_in_turn`` looks at them too).
         self._gone: list[Track] = []
         self._last_t: float | None = None
         self._dt_s: float | None = None
@@ -308,7 +262,7 @@ class Detector:
             if track.missed <= 2:
                 keep.append(track)
             else:
-                self._gone = (self._gone + [track])[-8:]  # still seen by _alternated
+                self._gone = (self._gone + [track])[-8:]  # still seen by claimed_in_turn
         self._tracks = keep
         return self._finish(out)
 
@@ -355,7 +309,8 @@ class Detector:
             # its body in the frames it missed there: two merged runners claimed in
             # turn, somebody crossed, so it is reported, flagged (runner speed is
             # still checked below, so two walkers parting still give nothing).
-            if not self._alternated(track):
+            if not claimed_in_turn(track, self._tracks + self._gone, self.geometry.step_px,
+                                   self.settings.min_speed_heights_per_s):
                 log.debug("track %d leapt at or over the line: no crossing", track.track_id)
                 return None
             log.debug("track %d shared its body with another at the line: flagged",
@@ -430,30 +385,6 @@ class Detector:
             height_px=height_px,
             track_id=track.track_id,
         )
-
-    def _alternated(self, track: Track, reach: int = 4) -> bool:
-        """Did another track take this one's body in the frames it missed at the line?"""
-        cross = track.crossing_frame or 0
-        mine = {s.frame for s in track.samples}
-        missing = {f for f in range(max(min(mine), cross - reach),
-                                    min(max(mine), cross + reach) + 1) if f not in mine}
-        if not missing:
-            return False
-        # Its own motion before the turns began must already be a runner's: leaps
-        # between two bodies fake a speed, and two walkers parting leap too.
-        steady = [s for s in track.samples if s.frame < min(missing)]
-        if len(steady) < 3:
-            return False
-        height_px = float(np.median([s.obs.height for s in steady])) * self.geometry.step_px
-        speed = abs(theil_sen(np.array([s.time_s for s in steady]),
-                              np.array([s.obs.centroid_row for s in steady])
-                              * self.geometry.step_px))
-        if speed < self.settings.min_speed_heights_per_s * height_px:
-            return False
-        near = [s.obs for s in track.samples if abs(s.frame - cross) <= reach]
-        return any(s.frame in missing and any(along_overlap(s.obs, o) > 0.3 for o in near)
-                   for other in self._tracks + self._gone if other is not track
-                   for s in other.samples)
 
     def _body_speed(self, track: Track) -> float:
         """Speed of the body's centre across the line (px/s, signed along +d)."""

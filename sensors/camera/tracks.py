@@ -232,3 +232,32 @@ def body_head(samples: list[Sample], head_first: bool | None) -> tuple[float, fl
     else:
         head = float(np.median([s.obs.body_lo + s.obs.height - 1 for s in full]))
     return head, float(np.quantile(heights, 0.8))
+
+
+def claimed_in_turn(track: Track, others: list[Track], step_px: float,
+                    min_heights_per_s: float, reach: int = 4) -> bool:
+    """Did another track take this one's body in the frames it missed at the line?
+
+    Two runners whose blobs touch and part at the line can be claimed by two
+    tracks in turn, each skipping the frames the other took, so neither sees
+    its body reach the line. The track's own motion before the turns began
+    must already be a runner's: leaps between two bodies fake a speed, and
+    two walkers parting leap too.
+    """
+    cross = track.crossing_frame or 0
+    mine = {s.frame for s in track.samples}
+    missing = {f for f in range(max(min(mine), cross - reach), min(max(mine), cross + reach) + 1)
+               if f not in mine}
+    if not missing:
+        return False
+    steady = [s for s in track.samples if s.frame < min(missing)]
+    if len(steady) < 3:
+        return False
+    height_px = float(np.median([s.obs.height for s in steady])) * step_px
+    speed = abs(theil_sen(np.array([s.time_s for s in steady]),
+                          np.array([s.obs.centroid_row for s in steady]) * step_px))
+    if speed < min_heights_per_s * height_px:
+        return False
+    near = [s.obs for s in track.samples if abs(s.frame - cross) <= reach]
+    return any(s.frame in missing and any(along_overlap(s.obs, o) > 0.3 for o in near)
+               for other in others if other is not track for s in other.samples)
