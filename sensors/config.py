@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sensors.rfid.estimate import METHODS
+from sensors.rfid.shapefit import SHADOW_MAX_DB
 from timing.values import MARKS
 
 SENSOR_KINDS = ("camera", "rfid", "tap")
 RFID_PROTOCOLS = ("chafon", "chafon288", "p3", "ascii")
-#: Crossing estimates an RFID sensor may ask for (``sensors.rfid.estimate.METHODS``).
-RFID_METHODS = ("first", "midpoint", "strongest", "fit", "shape", "decoder")
 
 
 class ConfigError(ValueError):
@@ -223,15 +223,15 @@ def parse_sensor(table: Mapping[str, Any], where: str) -> SensorConfig:
         if quiet_s is not None and not 0 < quiet_s <= 5:
             raise ConfigError(f"{where}.quiet_s", "must be between 0 and 5 seconds")
         method = _get(table, "method", where, str, None)
-        if method is not None and method not in RFID_METHODS:
+        if method is not None and method not in METHODS:
             raise ConfigError(f"{where}.method", f"unknown method {method!r} (one of "
-                                                 f"{', '.join(RFID_METHODS)})")
+                                                 f"{', '.join(METHODS)})")
         offset_s = float(_get(table, "offset_s", where, (int, float), 0.0))
         if not -2 <= offset_s <= 2:
             raise ConfigError(f"{where}.offset_s", "must be between -2 and 2 seconds")
         shadow_db = _get(table, "shadow_db", where, (int, float), None)
-        if shadow_db is not None and not 0 <= shadow_db <= 6:
-            raise ConfigError(f"{where}.shadow_db", "must be between 0 and 6 dB")
+        if shadow_db is not None and not 0 <= shadow_db <= SHADOW_MAX_DB:
+            raise ConfigError(f"{where}.shadow_db", f"must be between 0 and {SHADOW_MAX_DB:g} dB")
         antennas: dict[int, str] = {}
         for key, value in _get(table, "antennas", where, Mapping, {}).items():
             akey = f"{where}.antennas.{key}"

@@ -41,8 +41,7 @@ def rfid_reader_config(sensor: SensorConfig) -> Any:
                           sensor_id=sensor.id)
     burst = dataclasses.replace(config.burst_config(), offset_s=settings.offset_s)
     if settings.quiet_s is not None:
-        burst = dataclasses.replace(burst, quiet_s=settings.quiet_s, max_quiet_s=max(
-            burst.max_quiet_s, 1.4 * settings.quiet_s))
+        burst = burst.with_quiet(settings.quiet_s)
     chosen = {"method": settings.method, "shadow_db": settings.shadow_db}
     burst = dataclasses.replace(burst, **{k: v for k, v in chosen.items() if v is not None})
     return dataclasses.replace(config, burst=burst)

@@ -123,15 +123,14 @@ class HeatSensors:
         shared with other test runs (a pass was cut at --speed 20), nor was
         150 once the early rule re-fitted each pass until two fits agree (a
         pass timed 0.6 s early in one of five runs on a loaded machine); keep
-        at least 250 real ms. At --speed 1 this leaves the default alone; faster runs only
-        decide each pass a little later.
+        at least 250 real ms. At --speed 1 this leaves the default alone;
+        faster runs only decide each pass a little later.
         """
         from sensors.rfid.burst import BurstConfig
         from sensors.rfid.reader import DEFAULT_METHOD
 
         floor_s = 0.25 * self.clock.speed
-        return BurstConfig(method=DEFAULT_METHOD["ascii"], quiet_s=max(0.2, floor_s),
-                           max_quiet_s=max(0.28, 1.4 * floor_s))
+        return BurstConfig(method=DEFAULT_METHOD["ascii"]).with_quiet(max(0.2, floor_s))
 
     def _run_plain(self) -> None:
         rng = random.Random(self.seed)

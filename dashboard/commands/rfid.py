@@ -23,6 +23,7 @@ from sensors.rfid.burst import BurstConfig, BurstResult
 from sensors.rfid.estimate import METHODS
 from sensors.rfid.events import NEED_DATA, DecoderStatus, FrameError, TagRead
 from sensors.rfid.reader import DEFAULT_METHOD, PROTOCOLS, ReaderConfig, RfidReader, make_codec
+from sensors.rfid.shapefit import SHADOW_MAX_DB, SHADOW_PRIOR_DB
 from sensors.rfid.transport import FROM_READER, read_raw_log
 
 _HEX_TEXT = re.compile(rb"^[0-9a-fA-F\s:]*$")
@@ -59,7 +60,8 @@ def result_json(result: BurstResult) -> dict[str, Any]:
 @click.option("--dead-time-s", type=float, default=8.0, show_default=True)
 @click.option("--method", type=click.Choice(METHODS), default=None,
               help="Crossing estimate (default: best for the protocol).")
-@click.option("--shadow-db", type=click.FloatRange(0.0, 6.0), default=2.0, show_default=True,
+@click.option("--shadow-db", type=click.FloatRange(0.0, SHADOW_MAX_DB), default=SHADOW_PRIOR_DB,
+              show_default=True,
               help="Body shadow the shape fit expects past the antenna: 2 for chest bibs, "
                    "0 for shoe tags or a tag with no body behind it.")
 @click.option("--offset-s", type=float, default=0.0, show_default=True,

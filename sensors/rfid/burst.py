@@ -36,7 +36,7 @@ slow or loaded host, or a fast session clock, does not cut a pass in two.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .estimate import METHODS, estimate_used
 from .jitter import ArrivalJitter
@@ -92,6 +92,10 @@ class BurstConfig:
         if not 0.0 <= self.shadow_db <= SHADOW_MAX_DB:
             raise ValueError(f"shadow_db must be between 0 and {SHADOW_MAX_DB:g} dB, "
                              f"got {self.shadow_db}")
+
+    def with_quiet(self, quiet_s: float) -> BurstConfig:
+        """This configuration with another quiet time, ``max_quiet_s`` keeping its 1.4x room."""
+        return replace(self, quiet_s=quiet_s, max_quiet_s=max(self.max_quiet_s, 1.4 * quiet_s))
 
 
 @dataclass(frozen=True, slots=True)
