@@ -33,6 +33,14 @@ def _detect_file(path, line) -> list:
     return out + det.flush()
 
 
+def bench_scene(seed: int, nth: int, kind: str, fps: float, duration_s: float) -> Scene:
+    """The ``nth`` scene (1-based) that bench/camera_bench.py draws with ``seed``."""
+    rng = np.random.default_rng(seed)
+    for _ in range(nth):
+        scene = random_scene(rng, kind, 640, 360, fps=fps, duration_s=duration_s)
+    return scene
+
+
 @pytest.mark.parametrize("seed", [11, 12, 13])
 def test_single_runner_timed_within_a_fraction_of_a_frame(tmp_path, seed):
     scene = random_scene(np.random.default_rng(seed), "single", 640, 360, fps=60, duration_s=1.0)
@@ -137,9 +145,7 @@ def test_walkers_at_the_first_frame_leave_no_crossing(tmp_path):
     when they move on. In this scene (the 19th empty scene of the bench's seed 123:
     two walkers, flicker, shake) the ghost and the body parting from it appeared past
     the line and were reported as two "extrapolated" crossings."""
-    rng = np.random.default_rng(123)
-    for _ in range(19):
-        scene = random_scene(rng, "empty", 640, 360, fps=30, duration_s=2.0)
+    scene = bench_scene(123, 19, "empty", fps=30, duration_s=2.0)
     assert len(scene.runners) == 2 and all(r.shape.walker for r in scene.runners)
     render_clip(tmp_path / "ghost.mp4", scene)
     assert _detect_file(tmp_path / "ghost.mp4", scene.line) == []

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_camera_detect import _detect_file
+from test_camera_detect import _detect_file, bench_scene
 
 from sensors.camera.render import Scene, random_runner, random_scene, render_clip
 from sensors.camera.twobody import RIGID_BODY, UPPER_BODY, speed_split
@@ -62,14 +62,6 @@ def test_overtaking_runner_in_a_nearer_lane_is_flagged(tmp_path):
     assert any(FLAGS & set(c.flags) for c in found), f"silent single time: {found}"
     first = truth.crossings[0].time_s
     assert all(abs(c.time_s - first) < 0.1 for c in found)
-
-
-def bench_scene(seed: int, nth: int, kind: str, fps: float, duration_s: float) -> Scene:
-    """The ``nth`` scene (1-based) that bench/camera_bench.py draws with ``seed``."""
-    rng = np.random.default_rng(seed)
-    for _ in range(nth):
-        scene = random_scene(rng, kind, 640, 360, fps=fps, duration_s=duration_s)
-    return scene
 
 
 def test_crossing_timed_by_a_track_born_inside_another_body_is_flagged(tmp_path):

@@ -46,6 +46,7 @@ from sensors.camera.tracks import (
     body_head,
     body_overlap,
     body_sized,
+    centre_speed_px_s,
     claimed_in_turn,
     entry_direction,
     fit_points,
@@ -283,14 +284,14 @@ class Detector:
         flags: list[str] = []
         if not after or len(pts) < 2:
             return None
+        slope = theil_sen(np.array([p[0] for p in pts]), np.array([p[1] for p in pts]))
         if not before:
             # Seen first already past the line: only believable if it got there
             # within the last frame and could not have been seen before it, in
             # the strip on the near side (the strip is narrower than a frame's
             # travel). A body that appears past the line out of nothing is a
             # background ghost or a part coming loose, not a crossing.
-            travel_px = (theil_sen(np.array([p[0] for p in pts]), np.array([p[1] for p in pts]))
-                         * (self._dt_s or 0.0))
+            travel_px = slope * (self._dt_s or 0.0)
             if (self._dt_s is None or after[0][1] > 1.5 * travel_px
                     or after[0][1] - travel_px > -0.8 * self.geometry.half_width_px):
                 log.debug("track %d appeared past the line: no crossing", track.track_id)
@@ -322,7 +323,6 @@ class Detector:
         near_line.sort()
         t = np.array([p[0] for p in near_line])
         e = np.array([p[1] for p in near_line])
-        slope = theil_sen(np.array([p[0] for p in pts]), np.array([p[1] for p in pts]))
         if slope <= 0:
             return None
         # Each frame says when its leading edge would reach the line at the common
@@ -392,9 +392,7 @@ class Detector:
         # at a fraction of its speed; wide, near bodies are cut most of the time.
         whole = [s for s in track.samples if not (s.clip_plus or s.clip_minus)]
         use = whole if len(whole) >= 3 else track.samples
-        t = np.array([s.time_s for s in use])
-        rows = np.array([s.obs.centroid_row for s in use])
-        return theil_sen(t, rows * self.geometry.step_px) if len(t) >= 3 else 0.0
+        return centre_speed_px_s(use, self.geometry.step_px) if len(use) >= 3 else 0.0
 
     def _envelope(self, track: Track, direction: int, guess_s: float):
         """Refine ``guess_s`` from the body's leading-edge profiles (see envelope.py)."""

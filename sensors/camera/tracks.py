@@ -234,6 +234,12 @@ def body_head(samples: list[Sample], head_first: bool | None) -> tuple[float, fl
     return head, float(np.quantile(heights, 0.8))
 
 
+def centre_speed_px_s(samples: list[Sample], step_px: float) -> float:
+    """Theil-Sen speed of the body's centre across the line (px/s, signed along +d)."""
+    return theil_sen(np.array([s.time_s for s in samples]),
+                     np.array([s.obs.centroid_row for s in samples]) * step_px)
+
+
 def claimed_in_turn(track: Track, others: list[Track], step_px: float,
                     min_heights_per_s: float, reach: int = 4) -> bool:
     """Did another track take this one's body in the frames it missed at the line?
@@ -254,9 +260,7 @@ def claimed_in_turn(track: Track, others: list[Track], step_px: float,
     if len(steady) < 3:
         return False
     height_px = float(np.median([s.obs.height for s in steady])) * step_px
-    speed = abs(theil_sen(np.array([s.time_s for s in steady]),
-                          np.array([s.obs.centroid_row for s in steady]) * step_px))
-    if speed < min_heights_per_s * height_px:
+    if abs(centre_speed_px_s(steady, step_px)) < min_heights_per_s * height_px:
         return False
     near = [s.obs for s in track.samples if abs(s.frame - cross) <= reach]
     return any(s.frame in missing and any(along_overlap(s.obs, o) > 0.3 for o in near)
