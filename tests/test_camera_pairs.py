@@ -13,7 +13,13 @@ import numpy as np
 import pytest
 from test_camera_detect import _detect_file, bench_scene
 
-from sensors.camera.render import Scene, random_runner, random_scene, render_clip
+from sensors.camera.render import (
+    Scene,
+    close_pair_scene,
+    random_runner,
+    random_scene,
+    render_clip,
+)
 from sensors.camera.twobody import RIGID_BODY, UPPER_BODY, speed_split
 
 FLAGS = {"occluded", "same_frame"}
@@ -78,13 +84,17 @@ def test_crossing_timed_by_a_track_born_inside_another_body_is_flagged(tmp_path)
 def test_two_tracks_claiming_the_runners_in_turn_still_report_a_flagged_crossing(tmp_path):
     # The 14th overtaking clip of the bench (seed 61): the far and the near runner are
     # claimed by two tracks in turn as their blobs touch and part, so each track skips
-    # the line. Somebody crossed: it must be reported, flagged (it was lost).
+    # the line. Somebody crossed: it must be reported, flagged (it was lost). A body
+    # tracked apart until the blobs touched may keep its own torso and be timed: such
+    # a crossing may go unflagged only if its time is right.
     scene = bench_scene(61, 14, "occlusion", fps=60.0, duration_s=1.2)
     truth = render_clip(tmp_path / "turns.mp4", scene)
     found = _detect_file(tmp_path / "turns.mp4", scene.line)
-    assert found and all(FLAGS & set(c.flags) for c in found), found
-    first, last = (min(c.time_s for c in truth.crossings), max(c.time_s for c in truth.crossings))
-    assert all(first - 0.05 < c.time_s < last + 0.05 for c in found)
+    assert any(FLAGS & set(c.flags) for c in found), found
+    for c in found:
+        error_s = min(abs(c.time_s - t.time_s) for t in truth.crossings)
+        assert error_s < 0.05
+        assert FLAGS & set(c.flags) or error_s < 0.25 / scene.fps, c
 
 
 def test_single_runner_whose_foot_comes_loose_is_not_flagged(tmp_path):
@@ -95,6 +105,37 @@ def test_single_runner_whose_foot_comes_loose_is_not_flagged(tmp_path):
     truth = render_clip(tmp_path / "foot.mp4", scene)
     found = _detect_file(tmp_path / "foot.mp4", scene.line)
     assert len(found) == 1
+    assert found[0].flags == ()
+    assert abs(found[0].time_s - truth.crossings[0].time_s) < 0.75 / scene.fps
+
+
+def test_two_runners_touching_at_the_line_are_each_timed(tmp_path):
+    # The 9th close pair of the held-out bench set (seed 931): lanes 4 and 1, 2.9 ms
+    # apart, the near runner's head touching the far runner's legs in the strip. In one
+    # blob the far torso vanished (opened for the near one's thickness) and the near
+    # track, twice as tall, read as a walker: nothing was reported. Cut between the
+    # two tracked bodies, each is timed, both flagged (same frame).
+    rng = np.random.default_rng(931)
+    for _ in range(9):
+        scene = close_pair_scene(rng)
+    truth = render_clip(tmp_path / "touch.mp4", scene)
+    found = _detect_file(tmp_path / "touch.mp4", scene.line)
+    assert len(found) == 2, found
+    assert all("same_frame" in c.flags for c in found)
+    for t in truth.crossings:
+        mine = min(found, key=lambda c: abs(c.position - t.position))
+        assert abs(mine.position - t.position) < 0.1
+        assert abs(mine.time_s - t.time_s) < 0.5 / scene.fps
+
+
+def test_runner_entering_in_two_pieces_is_one_body(tmp_path):
+    # The 6th accuracy clip at 120 fps (bench seed 220): upper body and legs enter the
+    # strip as two blobs for a few frames, apart along the line like two runners'
+    # bodies; neither is a whole body, so the joined blob must not be cut in two.
+    scene = bench_scene(220, 6, "single", fps=120, duration_s=1.0)
+    truth = render_clip(tmp_path / "pieces.mp4", scene)
+    found = _detect_file(tmp_path / "pieces.mp4", scene.line)
+    assert len(found) == 1, found
     assert found[0].flags == ()
     assert abs(found[0].time_s - truth.crossings[0].time_s) < 0.75 / scene.fps
 

@@ -56,6 +56,7 @@ from sensors.camera.tracks import (
     samples_after,
     sign_change_frame,
     theil_sen,
+    waiting_crossing_s,
 )
 from sensors.camera.twobody import RIGID_BODY, UPPER_BODY, speed_split
 from sensors.camera.values import DetectorSettings, LineCrossing
@@ -69,6 +70,12 @@ log = logging.getLogger(__name__)
 MAX_TRACK_SAMPLES = 256
 #: Frames within this time of the crossing give each height's speed (two-body check).
 SPLIT_WINDOW_S = 0.12
+#: A body tracked on its own for this many frames keeps its own torso when it
+#: touches another body (find_torsos' ``bodies``).
+APART_FRAMES = 3
+#: A whole body is at least this many times as tall as its widest part's half
+#: depth (about 7 as measured here; an upper body or a pair of legs alone, 3 or 4).
+WHOLE_BODY_RADII = 5.5
 
 
 class Detector:
@@ -128,7 +135,8 @@ class Detector:
         if fg.count >= self._min_area:
             hints = {(t.last.col_lo, t.last.col_hi): t.radius for t in self._tracks if t.samples}
             torsos = find_torsos(
-                fg.mask, fg.difference, self._min_area, self._min_height, hints, strip
+                fg.mask, fg.difference, self._min_area, self._min_height, hints, strip,
+                self._apart(),
             )
         else:
             torsos = []
@@ -208,6 +216,33 @@ class Detector:
             if not track.done:
                 # Re-decided every frame: the direction firms up as the body moves.
                 track.crossing_frame = sign_change_frame(track)
+
+    def _apart(self) -> list[tuple[int, int]]:
+        """Torso columns of two or more bodies that were apart in the last frame.
+
+        One is a body tracked for ``APART_FRAMES`` frames; another is anything
+        seen last frame wholly outside the extent that body had over those
+        frames (a head below a far runner's feet is a nearer runner's head). A
+        runner's own head, limbs or entering parts lie inside its extent, and
+        two pieces of one runner entering the strip are not yet a tracked body.
+        """
+        seen = [t for t in self._tracks if t.samples and t.missed == 0 and not t.done]
+        pairs = set()
+        for a in seen:
+            # Only what was seen whole speaks: a cut part's extent ends at the cut.
+            recent = [x.obs for x in a.samples if not x.obs.cut][-APART_FRAMES:]
+            if len(recent) < APART_FRAMES:
+                continue
+            lo = min(o.body_lo for o in recent)
+            hi = max(o.body_lo + o.height for o in recent)
+            if hi - lo < WHOLE_BODY_RADII * max(o.radius for o in recent):
+                continue  # a runner's upper body or legs entering the strip, not a whole body
+            for b in seen:
+                b_last = next((x.obs for x in reversed(b.samples) if not x.obs.cut), None)
+                if b is not a and b_last is not None and (
+                        b_last.body_lo >= hi or b_last.body_lo + b_last.height <= lo):
+                    pairs.update((a.track_id, b.track_id))
+        return [(t.last.col_lo, t.last.col_hi) for t in seen if t.track_id in pairs]
 
     def _sample(self, obs: TorsoObservation, index: int, t_s: float) -> Sample:
         g = self.geometry
@@ -453,7 +488,9 @@ class Detector:
             others = [o for o in self._recent + crossings if o is not c]
             close = any(abs(o.time_s - c.time_s) < dt for o in others)
             pending = any(
-                t.crossing_frame is None and not t.done and about_to_cross(t, c.time_s, dt)
+                t.track_id != c.track_id and not t.done and (
+                    about_to_cross(t, c.time_s, dt) if t.crossing_frame is None
+                    else abs((waiting_crossing_s(t) or -1e9) - c.time_s) < dt)
                 for t in self._tracks
             )
             if (close or pending) and "same_frame" not in c.flags:

@@ -14,7 +14,9 @@ well under two thirds of that. So, per foreground blob:
    the torso survives, the head survives as a separate, smaller piece;
 3. the torso is the largest surviving piece (a second piece is the head, a
    torso cut in two by an arm, or another runner; the detector tells runners
-   apart by their motion, twobody.py, not by these pieces);
+   apart by their motion, twobody.py, not by these pieces), except that a
+   blob holding two bodies the detector tracked apart (``bodies``) is first
+   cut between them, and each part goes through steps 1-4 on its own;
 4. its leading edge in each direction is the extreme row of that piece,
    refined to sub-pixel precision where the difference profile crosses half
    the torso's contrast (the 50 % point of a motion-blurred edge is the
@@ -68,6 +70,8 @@ class TorsoObservation:
     edges_col0: int = 0
     #: First strip column of the whole body (its extent is ``height``).
     body_lo: int = 0
+    #: Measured on a part of a blob cut between two tracked bodies (find_torsos' ``bodies``).
+    cut: bool = False
     edges_plus: np.ndarray | None = field(default=None, compare=False)
     edges_minus: np.ndarray | None = field(default=None, compare=False)
 
@@ -79,12 +83,18 @@ def find_torsos(
     min_height: int,
     radius_hint: dict[tuple[int, int], float] | None = None,
     colour: np.ndarray | None = None,
+    bodies: list[tuple[int, int]] | None = None,
 ) -> list[TorsoObservation]:
     """All torsos in a strip mask (uint8, rows across x columns along).
 
     ``radius_hint`` maps a blob's column range to a radius seen earlier for
     the same body (trackers pass the largest recent one), which keeps the
     opening steady while a torso is only partly inside the strip.
+    ``bodies`` are the torso column ranges of bodies tracked apart until the
+    last frame: a blob that holds two or more of them (a near runner's head
+    touching a far runner's legs) is cut between them and each part measured
+    as a body of its own, with its own thickness (a far, thinner torso would
+    not survive an opening sized for the near one).
     """
     # Join fragments of one body (a shirt close to the background in places).
     joined = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
@@ -95,10 +105,17 @@ def find_torsos(
         x, y, w, h, area = (int(v) for v in stats[i])
         if area < min_area or w < min_height:
             continue
-        obs = _measure_blob(
-            labels, difference, i, x, y, w, h, rows, cols, min_area, radius_hint or {}, colour
-        )
-        out.extend(obs)
+        parts = _parts(x, w, bodies or [])
+        found = [
+            o
+            for lo, hi in parts
+            for o in _measure_blob(labels, difference, i, lo, hi, y, h, rows, cols, min_area,
+                                   radius_hint or {}, colour, whole=(x, x + w - 1))
+        ]
+        if len(parts) > 1 and len(found) < len(parts):
+            found = _measure_blob(labels, difference, i, x, x + w - 1, y, h, rows, cols,
+                                  min_area, radius_hint or {}, colour, whole=(x, x + w - 1))
+        out.extend(found)
     return _drop_fragments(out)
 
 
@@ -123,24 +140,46 @@ def _drop_fragments(torsos: list[TorsoObservation]) -> list[TorsoObservation]:
     return keep
 
 
+def _parts(x: int, w: int, bodies: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Column ranges of one blob (columns ``x .. x + w - 1``), one per tracked body in it.
+
+    Cut midway between neighbouring bodies' torsos; bodies whose torsos
+    overlap along the line cannot be told apart by columns: one part.
+    """
+    inside = sorted((lo, hi) for lo, hi in bodies if lo <= x + w - 1 and hi >= x)
+    if len(inside) < 2 or any(b[0] <= a[1] for a, b in zip(inside, inside[1:], strict=False)):
+        return [(x, x + w - 1)]
+    cuts = [x] + [(a[1] + b[0] + 1) // 2 for a, b in zip(inside, inside[1:], strict=False)]
+    return [(lo, nxt - 1) for lo, nxt in zip(cuts, cuts[1:] + [x + w], strict=True)]
+
+
 def _measure_blob(
     labels: np.ndarray,
     difference: np.ndarray,
     label: int,
-    x: int,
+    lo: int,
+    hi: int,
     y: int,
-    w: int,
     h: int,
     rows: int,
     cols: int,
     min_area: int,
     radius_hint: dict[tuple[int, int], float],
     colour: np.ndarray | None,
+    whole: tuple[int, int],
 ) -> list[TorsoObservation]:
-    pad = 2 + max(2, w // 8)
+    """Measure the body in columns ``lo .. hi`` of blob ``label`` (``whole``: all its columns)."""
+    w = hi - lo + 1
+    pad = 2 + max(2, (whole[1] - whole[0] + 1) // 8)
     y0, y1 = max(0, y - pad), min(rows, y + h + pad)
-    x0, x1 = max(0, x - pad), min(cols, x + w + pad)
+    # Pad only at the blob's own ends: a cut between two bodies is a hard edge.
+    x0 = max(0, lo - pad) if lo == whole[0] else lo
+    x1 = min(cols, hi + 1 + pad) if hi == whole[1] else hi + 1
     blob = (labels[y0:y1, x0:x1] == label).astype(np.uint8)
+    if blob.sum() < min_area:
+        return []
+    x = lo + int(np.argmax(blob.any(axis=0)[lo - x0 :]))
+    w = hi + 1 - x - int(np.argmax(blob.any(axis=0)[: hi + 1 - x0][::-1]))
     diff = difference[y0:y1, x0:x1]
     body = cv2.morphologyEx(blob, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
     edges_plus = leading_edges(body, diff, +1) + y0
@@ -156,8 +195,8 @@ def _measure_blob(
     blob = cv2.morphologyEx(blob, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
     dist = cv2.distanceTransform(blob, cv2.DIST_L2, 3)
     radius = float(dist.max())
-    for (lo, hi), hinted in radius_hint.items():
-        if lo <= x + w and hi >= x:
+    for (hint_lo, hint_hi), hinted in radius_hint.items():
+        if hint_lo <= x + w and hint_hi >= x:
             radius = max(radius, min(hinted, 1.5 * radius))
     # The thickest part can be the hip, where torso and thighs overlap: never open
     # with more than a body-height proportion allows (chest half-depth ~ 7 % of height).
@@ -194,6 +233,7 @@ def _measure_blob(
             height=w,
             edges_col0=x0,
             body_lo=x,
+            cut=(lo, hi) != whole,
             edges_plus=edges_plus,
             edges_minus=edges_minus,
         )

@@ -215,6 +215,25 @@ def about_to_cross(track: Track, time_s: float, dt: float) -> bool:
     return abs(t_cross - time_s) < dt
 
 
+def waiting_crossing_s(track: Track) -> float | None:
+    """Rough crossing time of a track that crossed but waits for frames to be solved.
+
+    The leading edge interpolated between the two frames around the line: good
+    to a fraction of a frame, enough to tell whether two crossings share one.
+    """
+    direction = track.direction() or entry_direction(track)
+    if track.crossing_frame is None or track.done or direction == 0:
+        return None
+    for a, b in zip(track.samples, track.samples[1:], strict=False):
+        if b.frame >= track.crossing_frame:
+            ta, ea, _ = leading_edge(a, direction)
+            tb, eb, _ = leading_edge(b, direction)
+            if tb <= ta or eb <= ea or ea > 0:
+                return tb
+            return ta + (-ea) * (tb - ta) / (eb - ea)
+    return None
+
+
 def body_head(samples: list[Sample], head_first: bool | None) -> tuple[float, float]:
     """Strip column of the top of the head, and the body's height (columns), over ``samples``.
 
