@@ -119,3 +119,36 @@ def test_live_source_reconnects_until_the_stream_appears(tmp_path):
     th.join(timeout=10)
     src.close()
     assert len(got) >= 3 and all(b.time_s > a.time_s for a, b in zip(got, got[1:], strict=False))
+
+
+def test_live_source_keeps_a_quarter_second_for_a_consumer_that_falls_behind(tmp_path):
+    # A file read as a live source arrives as fast as it decodes: a consumer that
+    # starts late finds only the newest 0.25 s of frames (15 at 60 fps), the rest
+    # counted as dropped. A queue of a frame or two (the old default) lost the
+    # frames around a crossing whenever the detector fell behind for a moment.
+    scene = Scene(width=160, height=120, fps=60, duration_s=0.5, noise_sigma=0)
+    render_clip(tmp_path / "burst.mp4", scene)
+    for queue_frames, kept in ((None, 15), (2, 2)):
+        src = FrameSource(str(tmp_path / "burst.mp4"), live=True, queue_frames=queue_frames)
+        got = []
+
+        def consume(source=src, into=got, kept=kept):
+            for f in source.frames():
+                into.append(f)
+                if len(into) == 1:
+                    # Everything else arrives meanwhile (a file read live is reopened
+                    # only 0.5 s after its end: that replay is not waited for).
+                    time.sleep(0.25)
+                if len(into) == 1 + kept:
+                    return
+
+        th = threading.Thread(target=consume)
+        th.start()
+        th.join(timeout=3)
+        h = src.health()
+        src.close()
+        assert src.queue_capacity == kept
+        assert h.frames == scene.n_frames
+        assert len(got) == 1 + kept and h.dropped_frames == scene.n_frames - 1 - kept
+        newest = [f.index for f in got[1:]]
+        assert newest == list(range(scene.n_frames - kept, scene.n_frames))

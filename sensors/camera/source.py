@@ -16,8 +16,12 @@ subtracted) unless a timestamps file says otherwise. Gaps larger than 1.5
 nominal frame periods are counted as dropped frames and logged.
 
 Live sources (a device index or a URL) are read by a thread that keeps only
-the newest ``queue_frames`` frames, so a slow consumer never builds up
-latency (the frames it skips are counted as dropped). When a live source
+the newest frames, ``max_lag_s`` of them at the stream's rate (0.25 s, or
+``queue_frames`` if given), so a slow consumer's latency stays bounded (the
+frames it skips are counted as dropped). Not fewer: a runner in the strip
+costs the detector several times an empty frame, and a queue of a frame or
+two would drop the frames around the crossing on a machine that keeps up
+on average but not during the passage. When a live source
 fails, it is reopened with capped exponential backoff (0.5 s doubling to
 ``reconnect_max_s``). For RTSP/HTTP, FFmpeg's buffering is cut down through
 ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` unless you set it yourself (see
@@ -141,14 +145,17 @@ class FrameSource:
         spec: str | int,
         timestamps: list[float] | None = None,
         live: bool | None = None,
-        queue_frames: int = 2,
+        queue_frames: int | None = None,
         reconnect_max_s: float = 10.0,
+        max_lag_s: float = 0.25,
     ) -> None:
         self.spec = parse_source(spec)
         self.live = is_live(self.spec) if live is None else live
         self.timestamps = timestamps
         self.reconnect_max_s = reconnect_max_s
-        self._queue: collections.deque[Frame] = collections.deque(maxlen=max(1, queue_frames))
+        self.queue_frames = queue_frames
+        self.max_lag_s = max_lag_s
+        self._queue: collections.deque[Frame] = collections.deque(maxlen=max(1, queue_frames or 2))
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -299,6 +306,8 @@ class FrameSource:
             self._connected = True
             backoff = 0.5
             self._t0 = None
+            if self.queue_frames is None:
+                self._size_queue()
             try:
                 while not self._stop.is_set():
                     arrival = time.monotonic()
@@ -321,6 +330,19 @@ class FrameSource:
                 self._reconnects += 1
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2.0, self.reconnect_max_s)
+
+    @property
+    def queue_capacity(self) -> int:
+        """Frames a live source holds for a consumer that falls behind."""
+        return self._queue.maxlen or 1
+
+    def _size_queue(self) -> None:
+        """``max_lag_s`` of frames at the stream's nominal rate (30 fps if it says none)."""
+        fps = 1.0 / self._period_s if self._period_s else 30.0
+        size = max(2, int(round(self.max_lag_s * fps)))
+        with self._cond:
+            if size != self._queue.maxlen:
+                self._queue = collections.deque(self._queue, maxlen=size)
 
     def _live_time(self, cap: cv2.VideoCapture, arrival_s: float) -> float:
         """Live frame time on the monotonic clock.
