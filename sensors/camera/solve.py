@@ -29,7 +29,7 @@ from sensors.camera.tracks import (
     jumped,
     theil_sen,
 )
-from sensors.camera.twobody import RIGID_BODY, UPPER_BODY, speed_split
+from sensors.camera.twobody import RIGID_BODY, UPPER_BODY, UPPER_BODY_ALL_HEIGHTS, speed_split
 from sensors.camera.values import DetectorSettings, LineCrossing
 
 __all__ = ["CrossingSolver"]
@@ -199,7 +199,8 @@ class CrossingSolver:
         head, height = body_head(near, self.head_first)
         edges = np.stack([s.edges_plus_px if direction > 0 else s.edges_minus_px for s in near])
         times = np.array([s.time_s for s in near])
-        for rule in (UPPER_BODY, RIGID_BODY):
+        shared = any(s.obs.cut for s in near)
+        for rule in (UPPER_BODY_ALL_HEIGHTS if shared else UPPER_BODY, RIGID_BODY):
             split = speed_split(times, edges, int(round(head)), int(height), self.head_first,
                                 rule, self.geometry.step_px)
             if split is not None and split.two_bodies(rule):

@@ -42,7 +42,7 @@ Pure numpy, no clock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -50,6 +50,8 @@ from sensors.camera.tracks import theil_sen
 
 #: A height's speed needs at least this many frames with an edge.
 MIN_FRAMES = 5
+#: Residuals under this fraction of a strip sample are edge noise, never "swinging".
+RESIDUAL_FLOOR = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,9 @@ class SplitRule:
     #: Only heights whose edge stays this close to a straight line in time (median
     #: absolute residual, fraction of the body's height) count; None: all heights.
     max_residual: float | None = None
+    #: Only heights whose residual is at most this many times the median residual
+    #: of the heights looked at count; None: no such limit.
+    max_residual_vs_median: float | None = None
 
 
 #: The upper body only. A single runner's hip joint is at about 48 % of stature
@@ -74,8 +79,17 @@ class SplitRule:
 #: the legs: stop well above it. A forearm in front of the chest covers about
 #: 4 % of the height; the running median takes that out. On 180 rendered single
 #: runners (30-240 fps, harsh light included) the largest difference was 9.5 %.
+#: Heights whose edge swings (median residual over 4 times the typical height's)
+#: are left out: a straight arm sweeping across the chest from the shoulder
+#: covers a quarter of the height and read as a second speed (3 of 13 figures
+#: drawn unlike the renderer's; tests/test_camera_other_figures.py).
 UPPER_BODY = SplitRule(reach=0.42, min_group=0.10, min_relative_difference=0.10,
-                       min_difference_per_scatter=2.0)
+                       min_difference_per_scatter=2.0, max_residual_vs_median=4.0)
+
+#: The same over every height, swinging or not, for a body cut from a blob it
+#: shared with another tracked body: there the swinging heights may be the other
+#: runner's legs, evidence of two bodies, not an arm.
+UPPER_BODY_ALL_HEIGHTS = replace(UPPER_BODY, max_residual_vs_median=None)
 
 #: Rigid heights down to 70 % of the blob (a nearer runner's head and torso below
 #: the far runner's hips); each group at least 6 % of the blob's height in rigid
@@ -132,6 +146,11 @@ def speed_split(times_s: np.ndarray, edges_px: np.ndarray, head_col: int, height
         limit_px = max(rule.max_residual * height_cols * sample_px, sample_px)
         rigid = fits[:, 1] <= limit_px
         speeds, offsets = speeds[rigid], offsets[rigid]
+    elif rule.max_residual_vs_median is not None and np.isfinite(fits[:, 1]).any():
+        typical_px = float(np.nanmedian(fits[:, 1]))
+        limit_px = max(rule.max_residual_vs_median * typical_px, RESIDUAL_FLOOR * sample_px)
+        steady = ~(fits[:, 1] > limit_px)  # heights without a fit stay (as NaN)
+        speeds, offsets = speeds[steady], offsets[steady]
     speeds = _running_median5(speeds)
     m = max(3, int(rule.min_group * height_cols))
     need = m // 2 if rule.max_residual is None else m
