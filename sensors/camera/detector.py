@@ -32,6 +32,7 @@ Nothing here reads a clock or touches a file: time comes in with the frame.
 from __future__ import annotations
 
 import logging
+from itertools import islice
 
 import numpy as np
 
@@ -218,10 +219,13 @@ class Detector:
         two pieces of one runner entering the strip are not yet a tracked body.
         """
         seen = [t for t in self._tracks if t.samples and t.missed == 0 and not t.done]
+        if len(seen) < 2:
+            return []
         pairs = set()
         for a in seen:
             # Only what was seen whole speaks: a cut part's extent ends at the cut.
-            recent = [x.obs for x in a.samples if not x.obs.cut][-APART_FRAMES:]
+            recent = list(islice((x.obs for x in reversed(a.samples) if not x.obs.cut),
+                                 APART_FRAMES))
             if len(recent) < APART_FRAMES:
                 continue
             lo = min(o.body_lo for o in recent)
