@@ -162,6 +162,26 @@ def test_bad_config_is_refused():
         BurstConfig(method="guess")
     with pytest.raises(ValueError):
         BurstConfig(quiet_s=0.0)
+    # A quiet time past the longest wait would leave a still-strong burst no extra room.
+    with pytest.raises(ValueError, match="max_quiet_s"):
+        BurstConfig(quiet_s=0.5)
+    assert BurstConfig().with_quiet(0.5).max_quiet_s == pytest.approx(0.7)
+    assert BurstConfig().with_quiet(0.2) == BurstConfig()
+
+
+def test_rfid_listen_takes_a_long_quiet_time_and_refuses_a_zero_one():
+    # --quiet-s 0.5 once built quiet 0.5 s with max quiet 0.28 s (the extra room for a
+    # still-strong burst silently lost); now it keeps the 1.4x room, and 0 is refused.
+    from click.testing import CliRunner
+
+    from dashboard.cli import main
+
+    args = ["rfid", "listen", "--protocol", "ascii", "--port", "socket://127.0.0.1:9",
+            "--seconds", "0.2"]
+    ok = CliRunner().invoke(main, [*args, "--quiet-s", "0.5"])
+    assert ok.exit_code == 0, ok.output
+    bad = CliRunner().invoke(main, [*args, "--quiet-s", "0"])
+    assert bad.exit_code == 2 and "quiet_s" in bad.output
 
 
 def log_distance_pass(t0_s, w_s, times_s, level_db=-40.0, slope=3.5, shadow_db=2.0,

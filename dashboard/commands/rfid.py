@@ -80,9 +80,9 @@ def listen(protocol: str, url: str, as_json: bool, baud: int, poll_hz: float, qu
            seconds: float) -> None:
     """Print one line per crossing seen by a reader."""
     try:
-        burst = BurstConfig(method=method or DEFAULT_METHOD[protocol], quiet_s=quiet_s,
+        burst = BurstConfig(method=method or DEFAULT_METHOD[protocol],
                             dead_time_s=dead_time_s, early=early, shadow_db=shadow_db,
-                            offset_s=offset_s)
+                            offset_s=offset_s).with_quiet(quiet_s)
         config = ReaderConfig(url=url, protocol=protocol, baud=baud, poll_hz=poll_hz, mark=mark,
                               burst=burst, ascii_pattern=ascii_pattern, raw_log_path=raw_log)
     except ValueError as exc:

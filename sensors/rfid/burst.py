@@ -89,6 +89,9 @@ class BurstConfig:
             raise ValueError(f"unknown method {self.method!r}; expected one of {METHODS}")
         if self.quiet_s <= 0 or self.dead_time_s < 0 or self.stray_after_s <= 0:
             raise ValueError("quiet_s and stray_after_s must be > 0, dead_time_s >= 0")
+        if self.max_quiet_s < self.quiet_s:
+            raise ValueError(f"max_quiet_s ({self.max_quiet_s:g} s) must not be under quiet_s "
+                             f"({self.quiet_s:g} s); BurstConfig.with_quiet sets both")
         if not 0.0 <= self.shadow_db <= SHADOW_MAX_DB:
             raise ValueError(f"shadow_db must be between 0 and {SHADOW_MAX_DB:g} dB, "
                              f"got {self.shadow_db}")
