@@ -42,11 +42,8 @@ import numpy as np  # noqa: E402
 
 from sensors.camera.detector import Detector  # noqa: E402
 from sensors.camera.line import Line  # noqa: E402
-from sensors.camera.render import (  # noqa: E402
-    close_pair_scene,
-    random_scene,
-    render_clip,
-)
+from sensors.camera.render import render_clip  # noqa: E402
+from sensors.camera.scenes import close_pair_scene, random_scene  # noqa: E402
 from sensors.camera.source import FrameSource  # noqa: E402
 
 

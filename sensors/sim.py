@@ -189,7 +189,8 @@ def _clusters(crossings: list[TruthCrossing], gap_s: float) -> list[list[TruthCr
 
 def lane_scene(crossings: list[TruthCrossing], seed: int) -> Scene:
     """A short clip around a pack's finish crossings, each runner in their own lane."""
-    from sensors.camera.render import lane_ground, random_runner, window_scene
+    from sensors.camera.render import lane_ground
+    from sensors.camera.scenes import random_runner, window_scene
 
     window = window_scene([c.time_s for c in crossings], seed=seed)
     rng = np.random.default_rng(seed)

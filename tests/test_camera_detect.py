@@ -12,15 +12,8 @@ from click.testing import CliRunner
 from dashboard.cli import main
 from sensors.camera.detector import Detector
 from sensors.camera.line import Line
-from sensors.camera.render import (
-    Scene,
-    ground_truth,
-    random_runner,
-    random_scene,
-    render_clip,
-    render_frames,
-    window_scene,
-)
+from sensors.camera.render import Scene, ground_truth, render_clip, render_frames
+from sensors.camera.scenes import random_runner, random_scene, window_scene
 from sensors.camera.source import FrameSource
 
 

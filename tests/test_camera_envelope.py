@@ -9,7 +9,8 @@ from sensors.camera.detector import Detector
 from sensors.camera.edges import leading_edges
 from sensors.camera.envelope import fit_crossing, torso_band
 from sensors.camera.line import Line
-from sensors.camera.render import RunnerSpec, Scene, random_runner, render_frames
+from sensors.camera.render import RunnerSpec, Scene, render_frames
+from sensors.camera.scenes import random_runner
 
 
 @pytest.mark.parametrize("edge_row", [20.0, 20.3, 20.75])

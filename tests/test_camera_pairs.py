@@ -13,13 +13,8 @@ import numpy as np
 import pytest
 from test_camera_detect import _detect_file, bench_scene
 
-from sensors.camera.render import (
-    Scene,
-    close_pair_scene,
-    random_runner,
-    random_scene,
-    render_clip,
-)
+from sensors.camera.render import Scene, render_clip
+from sensors.camera.scenes import close_pair_scene, random_runner, random_scene
 from sensors.camera.twobody import RIGID_BODY, UPPER_BODY, speed_split
 
 FLAGS = {"occluded", "same_frame"}

@@ -12,8 +12,9 @@ import pytest
 from sensors.camera.aruco import BibReader
 from sensors.camera.detector import Detector
 from sensors.camera.line import Line, LineError, strip_geometry
-from sensors.camera.render import RunnerSpec, Scene, random_scene, render_clip, render_frames
+from sensors.camera.render import RunnerSpec, Scene, render_clip, render_frames
 from sensors.camera.runner import CameraSensor
+from sensors.camera.scenes import random_scene
 from sensors.camera.source import FrameSource, SourceError, read_timestamps
 
 

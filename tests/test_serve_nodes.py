@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sensors.camera.render import Scene, random_runner, render_clip
+from sensors.camera.render import Scene, render_clip
+from sensors.camera.scenes import random_runner
 from sensors.camera.source import FrameSource
 from sensors.config import lane_at
 from sensors.node import RecordedFile, add_lane
