@@ -38,6 +38,11 @@ log = logging.getLogger("sensors.camera.detector")
 
 #: Frames within this time of the crossing give each height's speed (two-body check).
 SPLIT_WINDOW_S = 0.12
+#: Two torsos stacked in one blob (torso.py ``_stacked``) in at least this many of
+#: the frames within this many of the crossing: two bodies. (0 of 145 rendered
+#: single runners ever showed it; two runners touching all the way 2 to 12 times.)
+STACKED_WINDOW_FRAMES = 8
+STACKED_MIN_FRAMES = 2
 
 
 class CrossingSolver:
@@ -122,9 +127,13 @@ class CrossingSolver:
         cross_frame = track.crossing_frame if track.crossing_frame is not None else 0
         near = [s for s in track.samples if abs(s.frame - cross_frame) <= 2]
         # Two bodies at the crossing: two body-sized tracks ran into one blob (or one
-        # came apart into two), or the blob's heights move at two speeds (twobody.py).
+        # came apart into two), the blob's heights move at two speeds (twobody.py), or
+        # it held two torsos far apart along the line in a few frames (torso.py).
         two_bodies = (any(abs(f - cross_frame) <= 3 for f in track.merge_frames)
-                      or self._two_bodies(track, direction, time_s, dt_s))
+                      or self._two_bodies(track, direction, time_s, dt_s)
+                      or sum(s.obs.stacked for s in track.samples
+                             if abs(s.frame - cross_frame) <= STACKED_WINDOW_FRAMES)
+                      >= STACKED_MIN_FRAMES)
         if track.beside and ("short_track" in flags or "extrapolated" in flags):
             # Born inside another track's body just before the line: the torso
             # tracked swapped between two merged runners (or one was lost).

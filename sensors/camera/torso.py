@@ -44,6 +44,13 @@ CLOTHING_TOLERANCE = 60.0
 CORE_FRACTION = 0.6
 #: A piece thinner than this fraction of a nearby torso is a loose limb or shadow.
 FRAGMENT_RADIUS_FRACTION = 0.6
+#: Two torsos in one blob (``_stacked``): each at least this fraction of the thickest
+#: piece's thickness, this many of its half depths long, with body beyond both its
+#: ends at least this fraction of its length, and this many half depths apart.
+STACK_RADIUS_FRACTION = 0.8
+STACK_ELONGATION = 2.5
+STACK_MARGIN = 0.5
+STACK_GAP_RADII = 1.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +79,8 @@ class TorsoObservation:
     body_lo: int = 0
     #: Measured on a part of a blob cut between two tracked bodies (find_torsos' ``bodies``).
     cut: bool = False
+    #: The blob holds two torso-like pieces far apart along the line (``_stacked``).
+    stacked: bool = False
     edges_plus: np.ndarray | None = field(default=None, compare=False)
     edges_minus: np.ndarray | None = field(default=None, compare=False)
 
@@ -210,6 +219,8 @@ def _measure_blob(
     best = int(np.argmax(st[1:, cv2.CC_STAT_AREA])) + 1
     if st[best, cv2.CC_STAT_AREA] < max(4, min_area // 4):
         return []
+    stacked = n > 2 and (lo, hi) == whole and _stacked(
+        lab, st, dist[top : dist.shape[0] - bottom] if (top or bottom) else dist)
     torso = lab == best
     if colour is not None:
         torso = _same_clothing(torso, colour[y0:y1, x0:x1], r)
@@ -234,10 +245,39 @@ def _measure_blob(
             edges_col0=x0,
             body_lo=x,
             cut=(lo, hi) != whole,
+            stacked=stacked,
             edges_plus=edges_plus,
             edges_minus=edges_minus,
         )
     ]
+
+
+def _stacked(lab: np.ndarray, stats: np.ndarray, dist: np.ndarray) -> bool:
+    """Two torso-like pieces, far apart along the line, each with body beyond it?
+
+    Two runners in different lanes who touch in the strip all the way (the far
+    one's feet on the near one's head) make one blob with two torsos: thick,
+    elongated pieces some torso depths apart, each with more body on both
+    sides (a head above, legs below). A single runner's second thick piece is
+    its legs, at the blob's end.
+    """
+    n_cols = lab.shape[1]
+    pieces = []
+    for k in range(1, len(stats)):
+        left, width = int(stats[k, cv2.CC_STAT_LEFT]), int(stats[k, cv2.CC_STAT_WIDTH])
+        radius = float(dist[lab == k].max())
+        pieces.append((left, left + width - 1, radius))
+    thickest = max(p[2] for p in pieces)
+    body_cols = np.flatnonzero(dist.max(axis=0) > 0)
+    first, last = (int(body_cols[0]), int(body_cols[-1])) if len(body_cols) else (0, n_cols - 1)
+    torsos = sorted(
+        (lo, hi, rad) for lo, hi, rad in pieces
+        if rad >= STACK_RADIUS_FRACTION * thickest
+        and hi - lo + 1 >= STACK_ELONGATION * rad
+        and min(lo - first, last - hi) >= STACK_MARGIN * (hi - lo + 1)
+    )
+    return any(b[0] - a[1] >= STACK_GAP_RADII * thickest
+               for a, b in zip(torsos, torsos[1:], strict=False))
 
 
 def _same_clothing(torso: np.ndarray, colour: np.ndarray, r: int) -> np.ndarray:
