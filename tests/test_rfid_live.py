@@ -1,7 +1,12 @@
 """Every protocol through real pipes: a pty read by pyserial, and TCP on 127.0.0.1.
 
 The emulator answers on the other side byte for byte; a shared ScaledClock
-runs session time four times faster than real time, as the demo does.
+runs session time twice as fast as real time. (It ran at 4x, as the demo
+does: then the default quiet time is 50 real ms, and a thread stall that
+long at the start of a session, before any arrival jitter is measured, cut
+the first pass's burst after its first reads, a pass timed 1.1 s early, in
+2 of about 12 CI runs on a quiet 2-core machine. The emulator and the reader
+share one interpreter: a real reader does not stall with the host.)
 """
 
 from __future__ import annotations
@@ -24,8 +29,8 @@ from sensors.rfid.passmodel import TagPass
 from sensors.rfid.reader import DEFAULT_METHOD, ReaderConfig, RfidReader
 from sensors.rfid.transport import read_raw_log
 
-SPEED = 4.0
-#: The default burst quiet times (session seconds): at SPEED x only 50-70 real ms, shorter
+SPEED = 2.0
+#: The default burst quiet times (session seconds): at SPEED x only 100-140 real ms, shorter
 #: than the scheduling pauses of a loaded 2-core CI machine; the measured arrival jitter
 #: (sensors/rfid/jitter.py) must stretch them, not the test.
 QUIET_S, MAX_QUIET_S = BurstConfig().quiet_s, BurstConfig().max_quiet_s
@@ -131,11 +136,7 @@ def test_protocol_over_tcp(protocol):
 @pytest.mark.parametrize("protocol,pipe", [("chafon288", "pty"), ("ascii", "pty"),
                                            ("p3", "tcp"), ("chafon", "tcp")])
 def test_unplug_and_replug_loses_no_crossing_after_the_reconnect(protocol, pipe, tmp_path):
-    # Half the other tests' speed: a scheduling stall of the emulator's thread on a
-    # loaded machine is a gap in the burst SPEED times as long in session time; at 4x
-    # one pass was once timed 0.9 s early under load (a burst cut in two by such a
-    # gap, the likely cause). This test runs 15 session seconds, the longest here.
-    clock = ScaledClock(time.time(), SPEED / 2)
+    clock = ScaledClock(time.time(), SPEED)
     t0 = clock.origin_s
     passes = make_passes(protocol, t0, 7, spacing_s=1.6, first_s=1.5)
     unplug_at, replug_at = t0 + 4.6, t0 + 5.6
