@@ -4,9 +4,10 @@ The emulator answers on the other side byte for byte; a shared ScaledClock
 runs session time twice as fast as real time. (It ran at 4x, as the demo
 does: then the default quiet time is 50 real ms, and a thread stall that
 long at the start of a session, before any arrival jitter is measured, cut
-the first pass's burst after its first reads, a pass timed 1.1 s early, in
-2 of about 12 CI runs on a quiet 2-core machine. The emulator and the reader
-share one interpreter: a real reader does not stall with the host.)
+the first pass's burst after its first reads: a pass timed 1.1 s early in a
+CI run on a quiet 2-core machine; the unplug test failed alike beside a
+benchmark. The emulator and the reader share one interpreter: a real reader
+keeps reading while the host stalls.)
 """
 
 from __future__ import annotations
