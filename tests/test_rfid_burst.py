@@ -157,6 +157,31 @@ def test_quiet_time_uses_arrival_not_decoder_clock():
     assert len(estimator.poll(4600.5)) == 1
 
 
+def test_a_lone_read_at_the_fields_edge_waits_for_the_rest_of_the_pass():
+    # One read 1 s before the crossing, then nothing for 0.45 s, then the main burst:
+    # closed after the lone read, the pass was timed 1 s early and dead time swallowed
+    # the real burst (seen in CI: test_rfid_live, ASCII, the session's first pass).
+    estimator = BurstEstimator(BurstConfig(dead_time_s=5.0))
+    estimator.add("A", "finish", 99.0, -70.0, arrival_s=99.0)
+    assert estimator.poll(99.44) == []
+    reads = [(99.45 + 0.025 * i, -40.0 - abs(99.45 + 0.025 * i - 100.0) * 20.0)
+             for i in range(45)]
+    results = []
+    for t, rssi in reads:
+        results += estimator.add("A", "finish", t, rssi, arrival_s=t)
+        results += estimator.poll(t)
+    for k in range(1, 41):  # the host keeps polling every 25 ms
+        results += estimator.poll(reads[-1][0] + 0.025 * k)
+    assert len(results) == 1 and results[0].reads == 46
+    assert abs(results[0].time_s - 100.0) < 0.05
+    # A pass read only once still ends, after the sparse wait.
+    lone = BurstEstimator(BurstConfig())
+    lone.add("B", "finish", 200.0, -65.0, arrival_s=200.0)
+    assert lone.poll(200.5) == []
+    (only,) = lone.poll(200.85)
+    assert only.time_s == 200.0 and only.reads == 1
+
+
 def test_bad_config_is_refused():
     with pytest.raises(ValueError, match="unknown method"):
         BurstConfig(method="guess")
