@@ -43,14 +43,13 @@ from sensors.camera.torso import TorsoObservation, find_torsos
 from sensors.camera.tracks import (
     Sample,
     Track,
-    about_to_cross,
     along_overlap,
     body_overlap,
     body_sized,
+    expected_crossing_s,
     near_across,
     samples_after,
     sign_change_frame,
-    waiting_crossing_s,
 )
 from sensors.camera.values import DetectorSettings, LineCrossing
 
@@ -222,10 +221,11 @@ class Detector:
         if len(seen) < 2:
             return []
         pairs = set()
+        # Only what was seen whole speaks: a cut part's extent ends at the cut.
+        whole = {t.track_id: list(islice((x.obs for x in reversed(t.samples) if not x.obs.cut),
+                                         APART_FRAMES)) for t in seen}
         for a in seen:
-            # Only what was seen whole speaks: a cut part's extent ends at the cut.
-            recent = list(islice((x.obs for x in reversed(a.samples) if not x.obs.cut),
-                                 APART_FRAMES))
+            recent = whole[a.track_id]
             if len(recent) < APART_FRAMES:
                 continue
             lo = min(o.body_lo for o in recent)
@@ -233,7 +233,7 @@ class Detector:
             if hi - lo < WHOLE_BODY_RADII * max(o.radius for o in recent):
                 continue  # a runner's upper body or legs entering the strip, not a whole body
             for b in seen:
-                b_last = next((x.obs for x in reversed(b.samples) if not x.obs.cut), None)
+                b_last = whole[b.track_id][0] if whole[b.track_id] else None
                 if b is not a and b_last is not None and (
                         b_last.body_lo >= hi or b_last.body_lo + b_last.height <= lo):
                     pairs.update((a.track_id, b.track_id))
@@ -316,9 +316,8 @@ class Detector:
             others = [o for o in self._recent + crossings if o is not c]
             close = any(abs(o.time_s - c.time_s) < dt for o in others)
             pending = any(
-                t.track_id != c.track_id and not t.done and (
-                    about_to_cross(t, c.time_s, dt) if t.crossing_frame is None
-                    else abs((waiting_crossing_s(t) or -1e9) - c.time_s) < dt)
+                t.track_id != c.track_id
+                and (t_s := expected_crossing_s(t)) is not None and abs(t_s - c.time_s) < dt
                 for t in self._tracks
             )
             if (close or pending) and "same_frame" not in c.flags:

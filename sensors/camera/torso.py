@@ -178,7 +178,6 @@ def _measure_blob(
     whole: tuple[int, int],
 ) -> list[TorsoObservation]:
     """Measure the body in columns ``lo .. hi`` of blob ``label`` (``whole``: all its columns)."""
-    w = hi - lo + 1
     pad = 2 + max(2, (whole[1] - whole[0] + 1) // 8)
     y0, y1 = max(0, y - pad), min(rows, y + h + pad)
     # Pad only at the blob's own ends: a cut between two bodies is a hard edge.
@@ -261,15 +260,14 @@ def _stacked(lab: np.ndarray, stats: np.ndarray, dist: np.ndarray) -> bool:
     sides (a head above, legs below). A single runner's second thick piece is
     its legs, at the blob's end.
     """
-    n_cols = lab.shape[1]
     pieces = []
     for k in range(1, len(stats)):
         left, width = int(stats[k, cv2.CC_STAT_LEFT]), int(stats[k, cv2.CC_STAT_WIDTH])
         radius = float(dist[lab == k].max())
         pieces.append((left, left + width - 1, radius))
     thickest = max(p[2] for p in pieces)
-    body_cols = np.flatnonzero(dist.max(axis=0) > 0)
-    first, last = (int(body_cols[0]), int(body_cols[-1])) if len(body_cols) else (0, n_cols - 1)
+    body_cols = np.flatnonzero(dist.max(axis=0) > 0)  # never empty: the pieces lie in it
+    first, last = int(body_cols[0]), int(body_cols[-1])
     torsos = sorted(
         (lo, hi, rad) for lo, hi, rad in pieces
         if rad >= STACK_RADIUS_FRACTION * thickest

@@ -201,36 +201,35 @@ def theil_sen(t: np.ndarray, e: np.ndarray) -> float:
     return float(np.median((e[j] - e[i])[ok] / dt[ok]))
 
 
-def about_to_cross(track: Track, time_s: float, dt: float) -> bool:
-    """True if this track's torso will reach the line within ``dt`` of ``time_s``."""
-    direction = track.direction() or entry_direction(track)
-    if direction == 0 or len(track.samples) < 2 or dt <= 0:
-        return False
-    a, b = track.samples[-2], track.samples[-1]
+def _edge_root(a: Sample, b: Sample, direction: int) -> float | None:
+    """When the leading edge meets the line, on the straight line through two frames.
+
+    None when the edge does not move towards the line between them.
+    """
     ta, ea, _ = leading_edge(a, direction)
     tb, eb, _ = leading_edge(b, direction)
     if tb <= ta or eb <= ea:
-        return False
-    t_cross = tb + (-eb) * (tb - ta) / (eb - ea)
-    return abs(t_cross - time_s) < dt
+        return None
+    return ta - ea * (tb - ta) / (eb - ea)
 
 
-def waiting_crossing_s(track: Track) -> float | None:
-    """Rough crossing time of a track that crossed but waits for frames to be solved.
+def expected_crossing_s(track: Track) -> float | None:
+    """Roughly when this track's torso reaches (or reached) the line; None if unknown.
 
-    The leading edge interpolated between the two frames around the line: good
-    to a fraction of a frame, enough to tell whether two crossings share one.
+    Not across yet: extrapolated from its last two frames. Across but waiting
+    for frames to be solved: interpolated between the two frames around the
+    line. Good to a fraction of a frame, enough to tell whether two crossings
+    share one.
     """
     direction = track.direction() or entry_direction(track)
-    if track.crossing_frame is None or track.done or direction == 0:
+    if direction == 0 or track.done or len(track.samples) < 2:
         return None
+    if track.crossing_frame is None:
+        return _edge_root(track.samples[-2], track.samples[-1], direction)
     for a, b in zip(track.samples, track.samples[1:], strict=False):
         if b.frame >= track.crossing_frame:
-            ta, ea, _ = leading_edge(a, direction)
-            tb, eb, _ = leading_edge(b, direction)
-            if tb <= ta or eb <= ea or ea > 0:
-                return tb
-            return ta + (-ea) * (tb - ta) / (eb - ea)
+            root = _edge_root(a, b, direction) if leading_edge(a, direction)[1] <= 0 else None
+            return leading_edge(b, direction)[0] if root is None else root
     return None
 
 
