@@ -75,7 +75,7 @@ class BackgroundModel:
         self._bg: np.ndarray | None = None
         self._level: np.ndarray | None = None
         self._prev_mask: np.ndarray | None = None
-        self._surface: tuple[np.ndarray, np.ndarray] | None = None
+        self._surface: tuple[np.ndarray, np.ndarray | None] | None = None
         #: The last frame's foreground mask (for diagnostics and the naive baseline).
         self.last_mask: np.ndarray | None = None
         self.frames = 0
@@ -104,37 +104,35 @@ class BackgroundModel:
         assert bg is not None and level is not None and prev is not None
         s = self.settings
 
-        sum_i = _sum3(img) + 3.0
-        sum_b = _sum3(bg) + 3.0
+        sum_i = channel_sum(img, 3.0)
+        sum_b = channel_sum(bg, 3.0)
         ratio = cv2.divide(sum_i, sum_b)
         gain_cols, gain = _column_gain(ratio, prev)
-        bgc = bg * gain_cols[None, :, None]
-        kernel = np.ones((3, 3), np.uint8)
-        hi = cv2.dilate(bgc, kernel)
-        lo = cv2.erode(bgc, kernel)
+        # The surface's chromaticity does not change with gain, so it is
+        # recomputed only now and then (before the gain is applied in place).
+        if self._surface is None or self.frames % _SURFACE_EVERY == 0:
+            self._surface = _surface(bg, s.shadow_min_saturation)
+        bgc = np.multiply(bg, gain_cols[None, :, None], out=bg)
+        hi = cv2.dilate(bgc, _KERNEL3)
+        lo = cv2.erode(bgc, _KERNEL3)
         # How far outside [lo, hi] each pixel lies: |img - clip(img, lo, hi)|.
-        diff = _sum3(cv2.absdiff(img, cv2.min(cv2.max(img, lo), hi)))
+        diff = channel_sum(cv2.absdiff(img, cv2.min(cv2.max(img, lo), hi)))
 
         # Shadows: uniformly darker, same chromaticity, on a coloured surface.
-        # The surface's chromaticity does not change with gain, so it is
-        # recomputed only now and then.
-        if self._surface is None or self.frames % _SURFACE_EVERY == 0:
-            self._surface = _surface(bg)
-        chroma_b, sat_b = self._surface
-        sum_bc = sum_b * gain_cols[None, :]
-        r = cv2.divide(sum_i, sum_bc)
-        candidates = (
-            (r > s.shadow_ratio[0]) & (r < s.shadow_ratio[1]) & (sat_b > s.shadow_min_saturation)
-        )
-        if candidates.any():
-            chroma_i = img / sum_i[..., None]
-            chroma_d = _sum3(cv2.absdiff(chroma_i, chroma_b))
-            shadow = candidates & (chroma_d < s.shadow_chroma)
-            if shadow.any():
-                shadow &= _texture_kept(sum_i, sum_bc, s.shadow_min_texture)
-                diff[shadow] = 0.0
+        chroma_b, coloured = self._surface
+        if coloured is not None:
+            sum_bc = sum_b * gain_cols[None, :]
+            r = cv2.divide(sum_i, sum_bc)
+            candidates = cv2.inRange(r, s.shadow_ratio[0], s.shadow_ratio[1]) & coloured
+            if cv2.countNonZero(candidates):
+                chroma_i = img / sum_i[..., None]
+                chroma_d = channel_sum(cv2.absdiff(chroma_i, chroma_b))
+                shadow = (candidates > 0) & (chroma_d < s.shadow_chroma)
+                if shadow.any():
+                    shadow &= _texture_kept(sum_i, sum_bc, s.shadow_min_texture)
+                    diff[shadow] = 0.0
 
-        threshold = s.min_contrast + s.noise_factor * level
+        threshold = cv2.addWeighted(level, s.noise_factor, level, 0.0, s.min_contrast)
         mask = cv2.compare(diff, threshold, cv2.CMP_GT)
         count = int(cv2.countNonZero(mask))
         mask = cv2.threshold(mask, 0, 1, cv2.THRESH_BINARY)[1]
@@ -146,7 +144,7 @@ class BackgroundModel:
         if count:
             cv2.accumulateWeighted(img, bgc, s.rate_covered, mask=255 - free)
         self._bg = bgc
-        target = cv2.min(diff, 4.0 * level + 8.0)
+        target = cv2.min(diff, cv2.addWeighted(level, 4.0, level, 0.0, 8.0))
         cv2.accumulateWeighted(target, level, 0.05, mask=free)
         cv2.max(level, 0.5, dst=level)
         self._prev_mask = covered
@@ -157,18 +155,20 @@ class BackgroundModel:
 
 #: Frames between recomputations of the surface's chromaticity (shadow test).
 _SURFACE_EVERY = 8
+_KERNEL3 = np.ones((3, 3), np.uint8)
 _KERNEL5 = np.ones((5, 5), np.uint8)
 
 
-def _surface(bg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Chromaticity of the background and how saturated the surface is around each pixel.
+def _surface(bg: np.ndarray, min_saturation: float) -> tuple[np.ndarray, np.ndarray | None]:
+    """Chromaticity of the background, and where the surface is coloured (None: nowhere).
 
     Saturation is blurred over 15x15, so a white lane line on a red track
     counts as coloured ground and its shadow is recognised too.
     """
-    chroma_b = bg / (_sum3(bg) + 3.0)[..., None]
-    sat_b = cv2.blur(_sum3(np.abs(chroma_b - (1.0 / 3.0))), (15, 15))
-    return chroma_b.astype(np.float32), sat_b
+    chroma_b = bg / channel_sum(bg, 3.0)[..., None]
+    sat_b = cv2.blur(channel_sum(np.abs(chroma_b - (1.0 / 3.0))), (15, 15))
+    coloured = cv2.compare(sat_b, min_saturation, cv2.CMP_GT)
+    return chroma_b.astype(np.float32), (coloured if cv2.countNonZero(coloured) else None)
 
 
 def _texture_kept(img: np.ndarray, bg: np.ndarray, min_std: float) -> np.ndarray:
@@ -187,12 +187,12 @@ def _texture_kept(img: np.ndarray, bg: np.ndarray, min_std: float) -> np.ndarray
     return (ncc > 0.5) & (vb > min_std * min_std)
 
 
-_ONES = np.ones((1, 3), np.float32)
+def channel_sum(a: np.ndarray, plus: float = 0.0) -> np.ndarray:
+    """Sum of the three channels, plus a constant, in one pass.
 
-
-def _sum3(a: np.ndarray) -> np.ndarray:
-    """Sum of the three channels (cv2.transform: numpy's axis-2 sum is ~20x slower)."""
-    return cv2.transform(a, _ONES)
+    cv2.transform: numpy's axis-2 sum is ~20x slower.
+    """
+    return cv2.transform(a, np.array([[1.0, 1.0, 1.0, plus]], np.float32))
 
 
 def _as_float_bgr(strip: np.ndarray) -> np.ndarray:
@@ -208,22 +208,28 @@ def _column_gain(ratio: np.ndarray, prev_mask: np.ndarray) -> tuple[np.ndarray, 
 
     Returns (gain per column, overall gain). Pixels covered last frame are left
     out, then pixels far from the first estimate (a runner arriving) too.
+    Every step is a whole-array pass over the strip, so there are as few as
+    the two estimates need (this runs on every frame).
     """
     weight = (prev_mask == 0).astype(np.float32)
-    total_w = float(weight.sum())
-    overall = float((ratio * weight).sum() / total_w) if total_w > 0 else float(np.median(ratio))
-    n_rows = ratio.shape[0]
+    weighted = ratio * weight
     col_w = weight.sum(axis=0)
-    col = np.where(col_w > 0, (ratio * weight).sum(axis=0) / np.maximum(col_w, 1e-6), overall)
+    total_w = float(col_w.sum())
+    overall = float(weighted.sum() / total_w) if total_w > 0 else float(np.median(ratio))
+    col = np.where(col_w > 0, weighted.sum(axis=0) / np.maximum(col_w, 1e-6), overall)
     # Second pass: drop pixels that disagree with the first estimate by > 15 %.
-    keep = weight * (np.abs(ratio / col[None, :] - 1.0) < 0.15)
-    col_w = keep.sum(axis=0)
+    off = ratio / col[None, :]
+    off -= 1.0
+    np.abs(off, out=off)
+    weight *= off < 0.15
+    weighted = ratio * weight
+    col_w = weight.sum(axis=0)
     total_k = float(col_w.sum())
     if total_k > 0:
-        overall = float((ratio * keep).sum() / total_k)
-    col = np.where(col_w > 0, (ratio * keep).sum(axis=0) / np.maximum(col_w, 1e-6), overall)
+        overall = float(weighted.sum() / total_k)
+    col = np.where(col_w > 0, weighted.sum(axis=0) / np.maximum(col_w, 1e-6), overall)
     # Columns mostly covered by a runner borrow from their neighbours (weighted smoothing).
-    trust = np.clip(col_w / max(1.0, 0.25 * n_rows), 0.0, 1.0).astype(np.float32)
+    trust = np.clip(col_w / max(1.0, 0.25 * ratio.shape[0]), 0.0, 1.0).astype(np.float32)
     sigma = max(2.0, ratio.shape[1] / 60.0)
     num = cv2.GaussianBlur((col * trust).astype(np.float32)[None, :], (0, 0), sigma)[0]
     den = cv2.GaussianBlur(trust[None, :], (0, 0), sigma)[0]

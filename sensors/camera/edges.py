@@ -26,7 +26,23 @@ def leading_edges(blob: np.ndarray, diff: np.ndarray, sign: int) -> np.ndarray:
     ``r`` and ``r + 1``.
     """
     if sign < 0:
-        return blob.shape[0] - 1 - leading_edges(blob[::-1], diff[::-1], +1)
+        return blob.shape[0] - 1 - _towards_last_row(blob[::-1], diff[::-1])
+    return _towards_last_row(blob, diff)
+
+
+def both_leading_edges(blob: np.ndarray, diff: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``leading_edges`` towards +rows and towards -rows, in one pass.
+
+    The rows of the second problem are flipped and its columns set beside
+    the first's: every numpy step then runs once over twice the columns
+    instead of twice (per-call overhead is most of the cost on a small blob).
+    """
+    n_cols = blob.shape[1]
+    edges = _towards_last_row(np.hstack((blob, blob[::-1])), np.hstack((diff, diff[::-1])))
+    return edges[:n_cols], blob.shape[0] - 1 - edges[n_cols:]
+
+
+def _towards_last_row(blob: np.ndarray, diff: np.ndarray) -> np.ndarray:
     n_rows, n_cols = blob.shape
     has = blob.any(axis=0)
     last = n_rows - 1 - np.argmax(blob[::-1], axis=0)

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sensors.camera.robust import median, theil_sen
+
 #: The torso's heights, as fractions of the body's height below the top of the head.
 TORSO_BAND = (0.14, 0.50)
 #: The lower envelope per height is the k-th smallest value, k = this x frames
@@ -154,15 +156,12 @@ def _speed(times_s: np.ndarray, e: np.ndarray, valid: np.ndarray) -> float | Non
         ok = valid[:, j]
         if ok.sum() < 5:
             continue
-        t, x = times_s[ok], e[ok, j]
-        i, k = np.triu_indices(len(t), 1)
-        dt = t[k] - t[i]
-        good = dt > 0
-        if good.any():
-            slopes.append(float(np.median((x[k] - x[i])[good] / dt[good])))
+        t = times_s[ok]
+        if t[-1] > t[0]:  # frame times increase: some pair is ordered
+            slopes.append(theil_sen(t, e[ok, j]))
     if not slopes:
         return None
-    speed = float(np.median(slopes))
+    speed = median(np.array(slopes))
     return speed if speed > 0 else None
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from sensors.camera.envelope import fit_crossing, torso_band
 from sensors.camera.line import Line, StripGeometry
+from sensors.camera.robust import theil_sen
 from sensors.camera.tracks import (
     Track,
     body_head,
@@ -27,7 +28,6 @@ from sensors.camera.tracks import (
     fit_points,
     gap_at_line,
     jumped,
-    theil_sen,
 )
 from sensors.camera.twobody import RIGID_BODY, UPPER_BODY, UPPER_BODY_ALL_HEIGHTS, speed_split
 from sensors.camera.values import DetectorSettings, LineCrossing

@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from sensors.camera.edges import leading_edges
+from sensors.camera.background import channel_sum
+from sensors.camera.edges import both_leading_edges
 
 #: Opening radius as a fraction of the largest inscribed radius.
 OPEN_FRACTION = 0.62
@@ -190,8 +191,9 @@ def _measure_blob(
     w = hi + 1 - x - int(np.argmax(blob.any(axis=0)[: hi + 1 - x0][::-1]))
     diff = difference[y0:y1, x0:x1]
     body = cv2.morphologyEx(blob, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
-    edges_plus = leading_edges(body, diff, +1) + y0
-    edges_minus = leading_edges(body, diff, -1) + y0
+    edges_plus, edges_minus = both_leading_edges(body, diff)
+    edges_plus += y0
+    edges_minus += y0
     # Edges cut by the strip's ends are unknown, not measured.
     edges_plus[edges_plus >= rows - 2] = np.nan
     edges_minus[edges_minus <= 1] = np.nan
@@ -223,9 +225,7 @@ def _measure_blob(
     torso = lab == best
     if colour is not None:
         torso = _same_clothing(torso, colour[y0:y1, x0:x1], r)
-    level = float(np.median(diff[torso])) if torso.any() else 0.0
-    fp, fpc = _front(torso, diff, level, +1)
-    fm, fmc = _front(torso, diff, level, -1)
+    (fp, fpc), (fm, fmc) = _fronts(torso, diff)
     cx, cy = cen[best]
     tx, tw = int(st[best, cv2.CC_STAT_LEFT]), int(st[best, cv2.CC_STAT_WIDTH])
     return [
@@ -297,7 +297,7 @@ def _same_clothing(torso: np.ndarray, colour: np.ndarray, r: int) -> np.ndarray:
     top = np.bincount(bins, minlength=512).argmax()
     centre = pix[bins == top].astype(np.float32).mean(axis=0)
     tol = CLOTHING_TOLERANCE
-    near = np.abs(colour.astype(np.float32) - centre).sum(axis=2) < tol
+    near = channel_sum(cv2.absdiff(colour.astype(np.float32), (*centre.tolist(), 0.0))) < tol
     kept = (torso & near).astype(np.uint8)
     kept = cv2.morphologyEx(kept, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     n, lab, st, _ = cv2.connectedComponentsWithStats(kept, connectivity=8)
@@ -309,15 +309,16 @@ def _same_clothing(torso: np.ndarray, colour: np.ndarray, r: int) -> np.ndarray:
     return lab == best
 
 
-def _front(torso: np.ndarray, diff: np.ndarray, level: float, sign: int) -> tuple[float, float]:
-    """Sub-pixel leading row of ``torso`` for motion towards ``sign`` rows, and its column.
+def _fronts(torso: np.ndarray, diff: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Sub-pixel leading row of ``torso`` and its column, for motion towards +rows and -rows.
 
     The most advanced of the torso's per-column edges (see edges.py); it only
     says when the torso reaches the line and gives the first guess of the
     time, which the envelope over the frames then refines.
     """
-    edges = leading_edges(torso.astype(np.uint8), diff, sign)
-    if not np.isfinite(edges).any():
-        return float(torso.shape[0] // 2), 0.0
-    col = int(np.nanargmax(edges) if sign > 0 else np.nanargmin(edges))
-    return float(edges[col]), float(col)
+    plus, minus = both_leading_edges(torso.astype(np.uint8), diff)
+    if not np.isfinite(plus).any():
+        middle = (float(torso.shape[0] // 2), 0.0)
+        return middle, middle
+    col_plus, col_minus = int(np.nanargmax(plus)), int(np.nanargmin(minus))
+    return (float(plus[col_plus]), float(col_plus)), (float(minus[col_minus]), float(col_minus))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sensors.camera.robust import theil_sen
 from sensors.camera.torso import FRAGMENT_RADIUS_FRACTION, TorsoObservation
 
 
@@ -189,16 +190,6 @@ def gap_at_line(track: Track, direction: int) -> int:
             return s.frame - prev[0]
         prev = (s.frame, e)
     return 1
-
-
-def theil_sen(t: np.ndarray, e: np.ndarray) -> float:
-    """Median of pairwise slopes: a speed that a few bad frames cannot drag."""
-    i, j = np.triu_indices(len(t), 1)
-    dt = t[j] - t[i]
-    ok = dt > 0
-    if not ok.any():
-        return 0.0
-    return float(np.median((e[j] - e[i])[ok] / dt[ok]))
 
 
 def _edge_root(a: Sample, b: Sample, direction: int) -> float | None:

@@ -46,7 +46,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from sensors.camera.tracks import theil_sen
+from sensors.camera.robust import median, theil_sen
 
 #: A height's speed needs at least this many frames with an edge.
 MIN_FRAMES = 5
@@ -161,7 +161,7 @@ def speed_split(times_s: np.ndarray, edges_px: np.ndarray, head_col: int, height
         a, b = a[np.isfinite(a)], b[np.isfinite(b)]
         if len(a) < need or len(b) < need:
             continue
-        va, vb = float(np.median(a)), float(np.median(b))
+        va, vb = median(a), median(b)
         slow = min(va, vb)
         if slow <= 0:
             continue
@@ -170,7 +170,7 @@ def speed_split(times_s: np.ndarray, edges_px: np.ndarray, head_col: int, height
         cost = float(dev_a.sum() + dev_b.sum())
         if cost < best_cost:
             best_cost = cost
-            scatter = min(float(np.median(dev_a)), float(np.median(dev_b)))
+            scatter = min(median(dev_a), median(dev_b))
             best = SpeedSplit(abs(va - vb) / slow, scatter / slow, offsets[k] / height_cols)
     return best
 
@@ -184,7 +184,7 @@ def _height_fit(times_s: np.ndarray, edge_px: np.ndarray) -> tuple[float, float]
     t, e = times_s[ok], edge_px[ok]
     v = theil_sen(t, e)
     r = e - v * t
-    return v, float(np.median(np.abs(r - np.median(r))))
+    return v, median(np.abs(r - median(r)))
 
 
 def _running_median5(a: np.ndarray) -> np.ndarray:
@@ -194,5 +194,5 @@ def _running_median5(a: np.ndarray) -> np.ndarray:
         w = a[max(0, i - 2) : i + 3]
         w = w[np.isfinite(w)]
         if len(w) >= 3:
-            out[i] = np.median(w)
+            out[i] = median(w)
     return out
