@@ -51,6 +51,11 @@ class BackgroundSettings:
     shadow_min_saturation: float = 0.08
     #: Ground texture (std of the 3-channel sum in 5x5) needed to recognise a shadow.
     shadow_min_texture: float = 4.0
+    #: A quiet frame (see ``BackgroundModel.apply``) skips the full comparison, but
+    #: one frame in this many is always compared in full (1: every frame).
+    full_every: int = 8
+    #: Room (0..765) kept between a pixel's change and what would flip it.
+    quiet_slack: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +84,10 @@ class BackgroundModel:
         #: The last frame's foreground mask (for diagnostics and the naive baseline).
         self.last_mask: np.ndarray | None = None
         self.frames = 0
+        #: Frames that took the quiet path (no full comparison).
+        self.quiet_frames = 0
+        self._last_full: _FullFrame | None = None
+        self._surface_age = 0
 
     @property
     def ready(self) -> bool:
@@ -89,6 +98,7 @@ class BackgroundModel:
         self._level = np.full(img.shape[:2], 2.0, np.float32)
         self._prev_mask = np.zeros(img.shape[:2], np.uint8)
         self._surface = None
+        self._last_full = None
 
     def apply(self, strip: np.ndarray) -> Foreground:
         """Compare a strip (uint8, HxWx3 or HxW) with the background, then learn from it.
@@ -96,10 +106,23 @@ class BackgroundModel:
         Written with OpenCV's whole-array operations where numpy would make a
         temporary per step: this runs for every frame, and its cost is most of
         the detector's.
+
+        A quiet frame skips the comparison. Each pixel's difference moves by
+        at most its change in colour (summed over channels) since the last
+        full comparison; where every pixel has changed by less than the room
+        it had between its difference and its threshold, the comparison
+        cannot come out otherwise, so the last full frame's mask stands and
+        the frame only teaches the background. Nearly every frame of an empty
+        lane is quiet (a camera at the line sees a runner for a few tenths
+        of a second per lap); the noise level and the gain are brought up to
+        date at the next full frame, one in ``full_every`` at least.
         """
         img = _as_float_bgr(cv2.blur(strip, (3, 3)))
         if self._bg is None or self._bg.shape != img.shape:
             self._init(img)
+        quiet = self._quiet(img)
+        if quiet is not None:
+            return quiet
         bg, level, prev = self._bg, self._level, self._prev_mask
         assert bg is not None and level is not None and prev is not None
         s = self.settings
@@ -110,8 +133,9 @@ class BackgroundModel:
         gain_cols, gain = _column_gain(ratio, prev)
         # The surface's chromaticity does not change with gain, so it is
         # recomputed only now and then (before the gain is applied in place).
-        if self._surface is None or self.frames % _SURFACE_EVERY == 0:
+        if self._surface is None or self.frames - self._surface_age >= _SURFACE_EVERY:
             self._surface = _surface(bg, s.shadow_min_saturation)
+            self._surface_age = self.frames
         bgc = np.multiply(bg, gain_cols[None, :, None], out=bg)
         hi = cv2.dilate(bgc, _KERNEL3)
         lo = cv2.erode(bgc, _KERNEL3)
@@ -120,6 +144,7 @@ class BackgroundModel:
 
         # Shadows: uniformly darker, same chromaticity, on a coloured surface.
         chroma_b, coloured = self._surface
+        shadowed = False
         if coloured is not None:
             sum_bc = sum_b * gain_cols[None, :]
             r = cv2.divide(sum_i, sum_bc)
@@ -131,6 +156,7 @@ class BackgroundModel:
                 if shadow.any():
                     shadow &= _texture_kept(sum_i, sum_bc, s.shadow_min_texture)
                     diff[shadow] = 0.0
+                    shadowed = bool(shadow.any())
 
         threshold = cv2.addWeighted(level, s.noise_factor, level, 0.0, s.min_contrast)
         mask = cv2.compare(diff, threshold, cv2.CMP_GT)
@@ -145,12 +171,54 @@ class BackgroundModel:
             cv2.accumulateWeighted(img, bgc, s.rate_covered, mask=255 - free)
         self._bg = bgc
         target = cv2.min(diff, cv2.addWeighted(level, 4.0, level, 0.0, 8.0))
-        cv2.accumulateWeighted(target, level, 0.05, mask=free)
+        # The level follows at 5 % per frame, quiet frames included.
+        since = 1 if self._last_full is None else self.frames - self._last_full.frame
+        cv2.accumulateWeighted(target, level, 0.05 if since == 1 else 1.0 - 0.95**since,
+                               mask=free)
         cv2.max(level, 0.5, dst=level)
         self._prev_mask = covered
         self.last_mask = mask
+        fg = Foreground(difference=diff, mask=mask, count=count, gain=gain)
+        # A suppressed shadow can stop being one (its difference jumps): no quiet frames.
+        room = None if shadowed else cv2.absdiff(diff, threshold) - s.quiet_slack
+        self._last_full = _FullFrame(self.frames, img, room, fg, free, covered)
         self.frames += 1
-        return Foreground(difference=diff, mask=mask, count=count, gain=gain)
+        return fg
+
+    def _quiet(self, img: np.ndarray) -> Foreground | None:
+        """The last full frame's result if no pixel can have changed side since; else None."""
+        last = self._last_full
+        if last is None or last.room is None:
+            return None
+        if self.frames - last.frame >= self.settings.full_every:
+            return None
+        change = channel_sum(cv2.absdiff(img, last.image))
+        if cv2.countNonZero(cv2.compare(change, last.room, cv2.CMP_GE)):
+            return None
+        s = self.settings
+        bg = self._bg
+        assert bg is not None
+        cv2.accumulateWeighted(img, bg, s.rate, mask=last.free)
+        if last.result.count:
+            cv2.accumulateWeighted(img, bg, s.rate_covered, mask=255 - last.free)
+        self.last_mask = last.result.mask
+        self._prev_mask = last.covered
+        self.frames += 1
+        self.quiet_frames += 1
+        return last.result
+
+
+@dataclass(frozen=True, slots=True)
+class _FullFrame:
+    """What a quiet frame needs from the last full comparison."""
+
+    frame: int
+    image: np.ndarray
+    #: Per pixel, how far its difference may move before it changes side (None: no room).
+    room: np.ndarray | None
+    result: Foreground
+    free: np.ndarray
+    covered: np.ndarray
 
 
 #: Frames between recomputations of the surface's chromaticity (shadow test).
