@@ -117,12 +117,13 @@ class BackgroundModel:
         of a second per lap); the noise level and the gain are brought up to
         date at the next full frame, one in ``full_every`` at least.
         """
-        img = _as_float_bgr(cv2.blur(strip, (3, 3)))
-        if self._bg is None or self._bg.shape != img.shape:
-            self._init(img)
-        quiet = self._quiet(img)
+        blurred = _as_bgr(cv2.blur(strip, (3, 3)))
+        if self._bg is None or self._bg.shape != blurred.shape:
+            self._init(blurred.astype(np.float32))
+        quiet = self._quiet(blurred)
         if quiet is not None:
             return quiet
+        img = blurred.astype(np.float32)
         bg, level, prev = self._bg, self._level, self._prev_mask
         assert bg is not None and level is not None and prev is not None
         s = self.settings
@@ -180,27 +181,32 @@ class BackgroundModel:
         self.last_mask = mask
         fg = Foreground(difference=diff, mask=mask, count=count, gain=gain)
         # A suppressed shadow can stop being one (its difference jumps): no quiet frames.
-        room = None if shadowed else cv2.absdiff(diff, threshold) - s.quiet_slack
-        self._last_full = _FullFrame(self.frames, img, room, fg, free, covered)
+        room = None if shadowed else _room(diff, threshold, s.quiet_slack)
+        self._last_full = _FullFrame(self.frames, blurred, room, fg, free, covered)
         self.frames += 1
         return fg
 
-    def _quiet(self, img: np.ndarray) -> Foreground | None:
-        """The last full frame's result if no pixel can have changed side since; else None."""
+    def _quiet(self, blurred: np.ndarray) -> Foreground | None:
+        """The last full frame's result if no pixel can have changed side since; else None.
+
+        In 8 bits throughout (a quarter of the float arrays' memory traffic):
+        a change summed over the channels saturates at 255, and the room is
+        capped at 254, so a saturated change is never taken for a small one.
+        """
         last = self._last_full
         if last is None or last.room is None:
             return None
         if self.frames - last.frame >= self.settings.full_every:
             return None
-        change = channel_sum(cv2.absdiff(img, last.image))
+        change = channel_sum(cv2.absdiff(blurred, last.image))
         if cv2.countNonZero(cv2.compare(change, last.room, cv2.CMP_GE)):
             return None
         s = self.settings
         bg = self._bg
         assert bg is not None
-        cv2.accumulateWeighted(img, bg, s.rate, mask=last.free)
+        cv2.accumulateWeighted(blurred, bg, s.rate, mask=last.free)
         if last.result.count:
-            cv2.accumulateWeighted(img, bg, s.rate_covered, mask=255 - last.free)
+            cv2.accumulateWeighted(blurred, bg, s.rate_covered, mask=255 - last.free)
         self.last_mask = last.result.mask
         self._prev_mask = last.covered
         self.frames += 1
@@ -213,6 +219,7 @@ class _FullFrame:
     """What a quiet frame needs from the last full comparison."""
 
     frame: int
+    #: The frame, blurred (8 bits).
     image: np.ndarray
     #: Per pixel, how far its difference may move before it changes side (None: no room).
     room: np.ndarray | None
@@ -263,12 +270,19 @@ def channel_sum(a: np.ndarray, plus: float = 0.0) -> np.ndarray:
     return cv2.transform(a, np.array([[1.0, 1.0, 1.0, plus]], np.float32))
 
 
-def _as_float_bgr(strip: np.ndarray) -> np.ndarray:
+def _as_bgr(strip: np.ndarray) -> np.ndarray:
     if strip.ndim == 2 or strip.shape[2] == 1:
-        strip = cv2.cvtColor(strip, cv2.COLOR_GRAY2BGR)
-    elif strip.shape[2] == 4:
-        strip = strip[:, :, :3]
-    return strip.astype(np.float32)
+        return cv2.cvtColor(strip, cv2.COLOR_GRAY2BGR)
+    if strip.shape[2] == 4:
+        return np.ascontiguousarray(strip[:, :, :3])
+    return strip
+
+
+def _room(diff: np.ndarray, threshold: np.ndarray, slack: float) -> np.ndarray:
+    """Per pixel, how far its difference may move before it changes side, in 8 bits (0..254)."""
+    room = cv2.absdiff(diff, threshold)
+    room -= slack
+    return np.clip(room, 0.0, 254.0).astype(np.uint8)
 
 
 def _column_gain(ratio: np.ndarray, prev_mask: np.ndarray) -> tuple[np.ndarray, float]:

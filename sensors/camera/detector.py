@@ -183,6 +183,7 @@ class Detector:
                 if len(track.samples) > MAX_TRACK_SAMPLES and track.crossing_frame is None:
                     # Someone standing in the strip: keep memory and per-frame work bounded.
                     del track.samples[: len(track.samples) - MAX_TRACK_SAMPLES]
+                    track.scan = None
                 track.missed = 0
                 track.radius = max(0.8 * track.radius, torsos[i].radius)
                 if two_bodies:

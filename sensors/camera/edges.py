@@ -30,16 +30,25 @@ def leading_edges(blob: np.ndarray, diff: np.ndarray, sign: int) -> np.ndarray:
     return _towards_last_row(blob, diff)
 
 
-def both_leading_edges(blob: np.ndarray, diff: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``leading_edges`` towards +rows and towards -rows, in one pass.
+def both_leading_edges(diff: np.ndarray, *blobs: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``leading_edges`` towards +rows and towards -rows of each blob, in one pass.
 
-    The rows of the second problem are flipped and its columns set beside
-    the first's: every numpy step then runs once over twice the columns
-    instead of twice (per-call overhead is most of the cost on a small blob).
+    The blobs share ``diff``'s rows and columns. Each problem towards -rows is
+    flipped, and all are set side by side: every numpy step then runs once
+    over all the columns instead of once per problem (per-call overhead is
+    most of the cost on a small blob).
     """
-    n_cols = blob.shape[1]
-    edges = _towards_last_row(np.hstack((blob, blob[::-1])), np.hstack((diff, diff[::-1])))
-    return edges[:n_cols], blob.shape[0] - 1 - edges[n_cols:]
+    n_rows, n_cols = diff.shape
+    flipped = diff[::-1]
+    edges = _towards_last_row(
+        np.hstack([m for b in blobs for m in (b, b[::-1])]),
+        np.hstack([d for _ in blobs for d in (diff, flipped)]),
+    )
+    out = []
+    for k in range(len(blobs)):
+        at = 2 * k * n_cols
+        out.append((edges[at : at + n_cols], n_rows - 1 - edges[at + n_cols : at + 2 * n_cols]))
+    return out
 
 
 def _towards_last_row(blob: np.ndarray, diff: np.ndarray) -> np.ndarray:

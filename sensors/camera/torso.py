@@ -191,12 +191,6 @@ def _measure_blob(
     w = hi + 1 - x - int(np.argmax(blob.any(axis=0)[: hi + 1 - x0][::-1]))
     diff = difference[y0:y1, x0:x1]
     body = cv2.morphologyEx(blob, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
-    edges_plus, edges_minus = both_leading_edges(body, diff)
-    edges_plus += y0
-    edges_minus += y0
-    # Edges cut by the strip's ends are unknown, not measured.
-    edges_plus[edges_plus >= rows - 2] = np.nan
-    edges_minus[edges_minus <= 1] = np.nan
     # Extend blobs cut by the strip's edge, so the edge does not thin them.
     top = pad if y0 == 0 else 0
     bottom = pad if y1 == rows else 0
@@ -225,7 +219,13 @@ def _measure_blob(
     torso = lab == best
     if colour is not None:
         torso = _same_clothing(torso, colour[y0:y1, x0:x1], r)
-    (fp, fpc), (fm, fmc) = _fronts(torso, diff)
+    (edges_plus, edges_minus), torso_edges = both_leading_edges(diff, body, torso)
+    edges_plus += y0
+    edges_minus += y0
+    # Edges cut by the strip's ends are unknown, not measured.
+    edges_plus[edges_plus >= rows - 2] = np.nan
+    edges_minus[edges_minus <= 1] = np.nan
+    (fp, fpc), (fm, fmc) = _fronts(torso, *torso_edges)
     cx, cy = cen[best]
     tx, tw = int(st[best, cv2.CC_STAT_LEFT]), int(st[best, cv2.CC_STAT_WIDTH])
     return [
@@ -309,14 +309,14 @@ def _same_clothing(torso: np.ndarray, colour: np.ndarray, r: int) -> np.ndarray:
     return lab == best
 
 
-def _fronts(torso: np.ndarray, diff: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
+def _fronts(torso: np.ndarray, plus: np.ndarray,
+            minus: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
     """Sub-pixel leading row of ``torso`` and its column, for motion towards +rows and -rows.
 
-    The most advanced of the torso's per-column edges (see edges.py); it only
-    says when the torso reaches the line and gives the first guess of the
-    time, which the envelope over the frames then refines.
+    The most advanced of the torso's per-column edges (``plus``/``minus``, see
+    edges.py); it only says when the torso reaches the line and gives the
+    first guess of the time, which the envelope over the frames then refines.
     """
-    plus, minus = both_leading_edges(torso.astype(np.uint8), diff)
     if not np.isfinite(plus).any():
         middle = (float(torso.shape[0] // 2), 0.0)
         return middle, middle

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sensors.camera.robust import theil_sen
+from sensors.camera.robust import median, theil_sen
 from sensors.camera.torso import FRAGMENT_RADIUS_FRACTION, TorsoObservation
 
 
@@ -51,6 +51,9 @@ class Track:
     #: line): with two runners merged, the torso piece tracked can swap between
     #: them, and a crossing such a track times soon after its birth may be either.
     beside: bool = False
+    #: Where ``sign_change_frame`` stopped: (direction, samples scanned, last edge).
+    #: Reset whenever samples are dropped from the front.
+    scan: tuple[int, int, float | None] | None = field(default=None, repr=False)
 
     @property
     def last(self) -> TorsoObservation:
@@ -63,7 +66,7 @@ class Track:
         rows = np.array([s.obs.centroid_row for s in self.samples[-8:]])
         steps = np.diff(rows)
         moved = rows[-1] - rows[0]
-        if abs(moved) < 2.0 or np.sign(np.median(steps)) != np.sign(moved):
+        if abs(moved) < 2.0 or np.sign(median(steps)) != np.sign(moved):
             return 0
         return 1 if moved > 0 else -1
 
@@ -102,20 +105,31 @@ def leading_edge(sample: Sample, direction: int) -> tuple[float, float, bool]:
 
 
 def sign_change_frame(track: Track) -> int | None:
-    """Frame index of the first sample at/after the line, once the direction is known."""
+    """Frame index of the first sample at/after the line, once the direction is known.
+
+    Asked again every frame: a scan that found every edge still before the
+    line goes on from where it stopped (``track.scan``) instead of from the
+    first sample, or a track standing in the strip would cost its length
+    each frame.
+    """
     direction = track.direction() or entry_direction(track)
     if direction == 0:
         return None
-    prev = None
-    for s in track.samples:
+    samples = track.samples
+    start, prev = 0, None
+    if track.scan is not None and track.scan[0] == direction:
+        _, start, prev = track.scan
+    for k in range(start, len(samples)):
+        s = samples[k]
         _, e, clipped = leading_edge(s, direction)
         if clipped:
             continue
         if e >= 0 and (prev is None or prev < 0):
-            if prev is None and (len(track.samples) < 2 or not track.alone):
+            if prev is None and (len(samples) < 2 or not track.alone):
                 return None
             return s.frame
         prev = e
+    track.scan = (direction, len(samples), prev)
     return None
 
 
