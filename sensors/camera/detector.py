@@ -126,8 +126,8 @@ class Detector:
         if fg.count >= self._min_area:
             hints = {(t.last.col_lo, t.last.col_hi): t.radius for t in self._tracks if t.samples}
             torsos = find_torsos(
-                fg.mask, fg.difference, self._min_area, self._min_height, hints, strip,
-                self._apart(),
+                fg.mask, fg.difference, self._min_area, self._min_height, hints,
+                _colour(strip), self._apart(),
             )
         else:
             torsos = []
@@ -333,3 +333,10 @@ def _with_flag(c: LineCrossing, flag: str) -> LineCrossing:
     from dataclasses import replace
 
     return replace(c, flags=(*c.flags, flag), confidence=round(c.confidence * 0.7, 3))
+
+
+def _colour(strip: np.ndarray) -> np.ndarray | None:
+    """The strip's BGR colours for the shirt test; None for a monochrome camera."""
+    if strip.ndim == 2 or strip.shape[2] == 1:
+        return None
+    return strip if strip.shape[2] == 3 else np.ascontiguousarray(strip[:, :, :3])

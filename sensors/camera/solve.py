@@ -28,6 +28,7 @@ from sensors.camera.tracks import (
     fit_points,
     gap_at_line,
     jumped,
+    shadow_of,
 )
 from sensors.camera.twobody import RIGID_BODY, UPPER_BODY, UPPER_BODY_ALL_HEIGHTS, speed_split
 from sensors.camera.values import DetectorSettings, LineCrossing
@@ -125,6 +126,11 @@ class CrossingSolver:
         height_px = float(np.median([s.obs.height for s in track.samples])) * self.geometry.step_px
         speed = float(slope)
         cross_frame = track.crossing_frame if track.crossing_frame is not None else 0
+        tall = shadow_of(track, neighbours, cross_frame, self.head_first)
+        if tall is not None:
+            log.debug("track %d lies at the feet of track %d: a shadow, not a runner",
+                      track.track_id, tall.track_id)
+            return None
         near = [s for s in track.samples if abs(s.frame - cross_frame) <= 2]
         # Two bodies at the crossing: two body-sized tracks ran into one blob (or one
         # came apart into two), the blob's heights move at two speeds (twobody.py), or

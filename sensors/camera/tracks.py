@@ -92,6 +92,54 @@ def body_sized(piece: TorsoObservation, body: TorsoObservation) -> bool:
             and piece.radius >= FRAGMENT_RADIUS_FRACTION * body.radius)
 
 
+#: A body at most this tall, relative to another one, lying at that one's feet
+#: around its crossing, is its shadow or a foot (runners in lanes differ far less).
+SHADOW_HEIGHT_FRACTION = 0.35
+#: "At the feet": reaching within this fraction of the tall body's height of its
+#: feet, and lying wholly within this lowest fraction of it.
+SHADOW_REACH, SHADOW_BAND = 0.1, 0.4
+
+
+def shadow_of(track: Track, others: list[Track], around_frame: int,
+              head_first: bool | None) -> Track | None:
+    """The track whose feet ``track`` lies at, much shorter, within 2 frames of ``around_frame``.
+
+    A shadow on grey ground (or on any ground seen by a monochrome camera,
+    where colour cannot tell it from a dark shirt) is a flat blob at the
+    runner's feet moving with the runner; it reaches the line up to a few
+    tenths of a second before or after the torso and would be timed as a
+    runner. A second runner is never that short beside another, nor wholly
+    at its feet (a farther lane stands higher in the picture). Without an
+    upright line (``head_first`` None) the feet are unknown: None.
+    """
+    if head_first is None:
+        return None
+    mine = {s.frame: s.obs for s in track.samples if abs(s.frame - around_frame) <= 2}
+    for other in others:
+        if other is track:
+            continue
+        common = hits = 0
+        for s in other.samples:
+            obs = mine.get(s.frame)
+            if obs is None:
+                continue
+            common += 1
+            tall = s.obs
+            if obs.height > SHADOW_HEIGHT_FRACTION * tall.height:
+                continue
+            lo, hi = obs.body_lo, obs.body_lo + obs.height - 1
+            reach, band = SHADOW_REACH * tall.height, SHADOW_BAND * tall.height
+            if head_first:  # feet at the high columns
+                feet = tall.body_lo + tall.height - 1
+                hits += hi >= feet - reach and lo >= feet - band
+            else:
+                feet = tall.body_lo
+                hits += lo <= feet + reach and hi <= feet + band
+        if common and hits >= min(2, common):
+            return other
+    return None
+
+
 def body_overlap(a: TorsoObservation, b: TorsoObservation) -> float:
     """Overlap of two whole bodies' extents along the line, over the shorter one."""
     inter = min(a.body_lo + a.height, b.body_lo + b.height) - max(a.body_lo, b.body_lo)
