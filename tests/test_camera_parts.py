@@ -99,6 +99,29 @@ def test_runner_emits_crossings_with_health_and_slits(tmp_path):
     assert len(sensor.slit_paths) == 1 and sensor.slit_paths[0].exists()
 
 
+def test_runner_health_says_how_much_of_real_time_the_work_takes(tmp_path):
+    scene = random_scene(np.random.default_rng(32), "single", 320, 240, fps=60, duration_s=1.0)
+    render_clip(tmp_path / "c.mp4", scene)
+
+    class SlowDetector(Detector):
+        def feed(self, frame, t_s):
+            time.sleep(0.010)  # a machine too slow by 10 ms per 16.7 ms frame
+            return super().feed(frame, t_s)
+
+    loads = {}
+    line = Line(*scene.line)
+    for name, det in (("plain", Detector(line)), ("slow", SlowDetector(line))):
+        sensor = CameraSensor(FrameSource(str(tmp_path / "c.mp4")), det, "finish", lambda c: None)
+        assert sensor.health().load is None  # nothing measured yet
+        sensor.run()
+        h = sensor.health()
+        assert 0.0 <= h.quiet_fraction <= 1.0
+        loads[name] = h.load
+    assert loads["plain"] is not None and loads["plain"] > 0
+    # sleep() never returns early: at least 10 ms of every 16.7 ms frame.
+    assert loads["slow"] >= 0.59 and loads["slow"] > loads["plain"] + 0.5
+
+
 def test_live_source_reconnects_until_the_stream_appears(tmp_path):
     scene = Scene(width=160, height=120, fps=30, duration_s=0.4, noise_sigma=0)
     render_clip(tmp_path / "real.mp4", scene)

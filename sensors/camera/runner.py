@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,15 @@ class CameraHealth:
     timestamp_source: str
     last_crossing_s: float | None
     crossings: int
+    #: Processing time over footage time for the last ``LOAD_WINDOW`` frames:
+    #: over 1 the node falls behind (a live source then drops frames).
+    load: float | None = None
+    #: Share of frames the background model found quiet (no full comparison).
+    quiet_fraction: float = 0.0
+
+
+#: Frames over which ``CameraHealth.load`` is measured (two seconds at 120 fps).
+LOAD_WINDOW = 240
 
 
 def to_crossing(c: LineCrossing, mark: str, sensor_id: str, clock_offset_s: float = 0.0,
@@ -77,6 +88,9 @@ class CameraSensor:
         self.slits = SlitRecorder(detector.line) if self.slit_dir else None
         self.bibs = bibs
         self._stop = threading.Event()
+        # (frame time, seconds of work) per frame; health() reads it from another thread.
+        self._work: deque[tuple[float, float]] = deque(maxlen=LOAD_WINDOW)
+        self._work_lock = threading.Lock()
         self._last_crossing_s: float | None = None
         self._count = 0
         self.slit_paths: list[Path] = []
@@ -90,11 +104,14 @@ class CameraSensor:
         for frame in self.source.frames():
             if self._stop.is_set():
                 break
+            started = time.perf_counter()  # the work's cost only, never a timestamp
             found = self.detector.feed(frame.image, frame.time_s)
             self._write_slits(self.slits.feed(frame.image, frame.time_s) if self.slits else [])
             for c in found:
                 tag = self._bib(frame.image, c)
                 self._emit(c, tag)
+            with self._work_lock:
+                self._work.append((frame.time_s, time.perf_counter() - started))
         for c in self.detector.flush():
             self._emit(c, None)
         if self.slits:
@@ -130,6 +147,7 @@ class CameraSensor:
 
     def health(self) -> CameraHealth:
         h = self.source.health()
+        bg = self.detector.background
         return CameraHealth(
             connected=h.connected,
             fps_measured=h.fps_measured,
@@ -139,4 +157,15 @@ class CameraSensor:
             timestamp_source=h.timestamp_source,
             last_crossing_s=self._last_crossing_s,
             crossings=self._count,
+            load=self._load(),
+            quiet_fraction=round(bg.quiet_frames / bg.frames, 3) if bg.frames else 0.0,
         )
+
+    def _load(self) -> float | None:
+        with self._work_lock:
+            work = list(self._work)
+        if len(work) < 2 or work[-1][0] <= work[0][0]:
+            return None
+        # Each frame's work against the footage time it stands for.
+        span_s = (work[-1][0] - work[0][0]) * len(work) / (len(work) - 1)
+        return round(sum(w for _, w in work) / span_s, 3)
