@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sensors.camera.detector import Detector
-from sensors.camera.edges import leading_edges
+from sensors.camera.edges import both_leading_edges
 from sensors.camera.envelope import fit_crossing, torso_band
 from sensors.camera.line import Line
 from sensors.camera.render import RunnerSpec, Scene, render_frames
@@ -21,12 +21,12 @@ def test_leading_edge_is_where_a_blurred_edge_falls_through_half_its_contrast(ed
     diff = np.repeat(np.convolve(profile[:, 0], [0.25, 0.5, 0.25], "same")[:, None], 3, axis=1)
     diff[:5] = 0.0
     mask = (diff > 30.0).astype(np.uint8)
-    plus = leading_edges(mask, diff, +1)
+    [(plus, minus)] = both_leading_edges(diff, mask)
     # Half contrast lies half a row past the last row fully covered.
     assert np.allclose(plus, edge_row, atol=0.15)
-    minus = leading_edges(mask, diff, -1)
     assert np.all(minus < 6.0)
-    assert np.isnan(leading_edges(np.zeros((10, 4), np.uint8), np.zeros((10, 4)), +1)).all()
+    [(empty_plus, _)] = both_leading_edges(np.zeros((10, 4)), np.zeros((10, 4), np.uint8))
+    assert np.isnan(empty_plus).all()
 
 
 def _profiles(t_star: float, speed: float, times: np.ndarray, rng) -> np.ndarray:

@@ -141,9 +141,8 @@ class BackgroundModel:
         # several times faster than a (1, columns, 1) array.
         flat = bg.reshape(bg.shape[0], -1)
         np.multiply(flat, np.repeat(gain_cols, bg.shape[2])[None, :], out=flat)
-        bgc = bg
-        hi = cv2.dilate(bgc, _KERNEL3)
-        lo = cv2.erode(bgc, _KERNEL3)
+        hi = cv2.dilate(bg, _KERNEL3)
+        lo = cv2.erode(bg, _KERNEL3)
         # How far outside [lo, hi] each pixel lies: |img - clip(img, lo, hi)|.
         diff = channel_sum(cv2.absdiff(img, cv2.min(cv2.max(img, lo), hi)))
 
@@ -165,10 +164,7 @@ class BackgroundModel:
         # Learn: fast where background, slow under objects (dilated mask).
         covered = cv2.dilate(mask, _KERNEL5) if count else mask
         free = cv2.compare(covered, 0, cv2.CMP_EQ)
-        cv2.accumulateWeighted(img, bgc, s.rate, mask=free)
-        if count:
-            cv2.accumulateWeighted(img, bgc, s.rate_covered, mask=255 - free)
-        self._bg = bgc
+        self._learn(img, free, count > 0)
         target = cv2.min(diff, cv2.addWeighted(level, 4.0, level, 0.0, 8.0))
         # The level follows at 5 % per frame, quiet frames included.
         since = 1 if self._last_full is None else self.frames - self._last_full.frame
@@ -199,17 +195,19 @@ class BackgroundModel:
         change = channel_sum(cv2.absdiff(blurred, last.image))
         if cv2.countNonZero(cv2.compare(change, last.room, cv2.CMP_GE)):
             return None
-        s = self.settings
-        bg = self._bg
-        assert bg is not None
-        cv2.accumulateWeighted(blurred, bg, s.rate, mask=last.free)
-        if last.result.count:
-            cv2.accumulateWeighted(blurred, bg, s.rate_covered, mask=255 - last.free)
+        self._learn(blurred, last.free, last.result.count > 0)
         self.last_mask = last.result.mask
         self._prev_mask = last.covered
         self.frames += 1
         self.quiet_frames += 1
         return last.result
+
+    def _learn(self, image: np.ndarray, free: np.ndarray, covered: bool) -> None:
+        """Follow ``image`` fast where ``free`` (255), slowly elsewhere if anything is covered."""
+        assert self._bg is not None
+        cv2.accumulateWeighted(image, self._bg, self.settings.rate, mask=free)
+        if covered:
+            cv2.accumulateWeighted(image, self._bg, self.settings.rate_covered, mask=255 - free)
 
 
 @dataclass(frozen=True, slots=True)

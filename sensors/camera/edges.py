@@ -17,26 +17,17 @@ _REACH = 3
 _OFFSETS = np.arange(-_REACH, _REACH + 1)
 
 
-def leading_edges(blob: np.ndarray, diff: np.ndarray, sign: int) -> np.ndarray:
-    """Sub-sample leading edge row per column of ``blob`` for motion towards ``sign`` rows.
-
-    ``blob`` is a 0/1 mask and ``diff`` the difference image over the same
-    rows and columns. Returns one float per column (NaN where the column is
-    empty), in the rows of ``blob``; an edge at ``r + f`` lies between rows
-    ``r`` and ``r + 1``.
-    """
-    if sign < 0:
-        return blob.shape[0] - 1 - _towards_last_row(blob[::-1], diff[::-1])
-    return _towards_last_row(blob, diff)
-
-
 def both_leading_edges(diff: np.ndarray, *blobs: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``leading_edges`` towards +rows and towards -rows of each blob, in one pass.
+    """Sub-sample leading edge row per column of each blob, towards +rows and -rows.
 
-    The blobs share ``diff``'s rows and columns. Each problem towards -rows is
-    flipped, and all are set side by side: every numpy step then runs once
-    over all the columns instead of once per problem (per-call overhead is
-    most of the cost on a small blob).
+    Each blob is a 0/1 mask over ``diff``'s rows and columns (the difference
+    image). Per blob, (towards +rows, towards -rows): one float per column
+    (NaN where the column is empty), in the rows of the blob; an edge at
+    ``r + f`` lies between rows ``r`` and ``r + 1``.
+
+    All in one pass: each problem towards -rows is flipped, and all are set
+    side by side, so every numpy step runs once over all the columns instead
+    of once per problem (per-call overhead is most of the cost on a small blob).
     """
     n_rows, n_cols = diff.shape
     flipped = diff[::-1]

@@ -187,8 +187,9 @@ def _measure_blob(
     blob = (labels[y0:y1, x0:x1] == label).astype(np.uint8)
     if blob.sum() < min_area:
         return []
-    x = lo + int(np.argmax(blob.any(axis=0)[lo - x0 :]))
-    w = hi + 1 - x - int(np.argmax(blob.any(axis=0)[: hi + 1 - x0][::-1]))
+    filled = blob.any(axis=0)
+    x = lo + int(np.argmax(filled[lo - x0 :]))
+    w = hi + 1 - x - int(np.argmax(filled[: hi + 1 - x0][::-1]))
     diff = difference[y0:y1, x0:x1]
     body = cv2.morphologyEx(blob, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
     # Extend blobs cut by the strip's edge, so the edge does not thin them.
