@@ -93,6 +93,11 @@ class BackgroundModel:
     def ready(self) -> bool:
         return self._bg is not None
 
+    def start_from(self, strip: np.ndarray) -> None:
+        """Start from a picture of the empty strip (uint8, as ``apply`` takes) instead of
+        the first frame ``apply`` sees (startup.py makes one from the first strips)."""
+        self._init(_as_bgr(cv2.blur(strip, (3, 3))).astype(np.float32))
+
     def _init(self, img: np.ndarray) -> None:
         self._bg = img.copy()
         self._level = np.full(img.shape[:2], 2.0, np.float32)

@@ -39,6 +39,7 @@ import numpy as np
 from sensors.camera.background import BackgroundModel
 from sensors.camera.line import Line, StripGeometry, strip_geometry
 from sensors.camera.solve import CrossingSolver
+from sensors.camera.startup import HeldStrip, StartupBuffer
 from sensors.camera.torso import TorsoObservation, find_torsos
 from sensors.camera.tracks import (
     Sample,
@@ -91,6 +92,9 @@ class Detector:
         #: The last few tracks dropped (``claimed_in_turn`` looks at them too).
         self._gone: list[Track] = []
         self._last_t: float | None = None
+        #: Time of the last frame processed (held start-up strips lag the last fed).
+        self._processed_t: float | None = None
+        self._startup = StartupBuffer(s.bootstrap_s) if s.bootstrap_s > 0 else None
         self._dt_s: float | None = None
         self._image_height: int | None = None
         n_along = self.geometry.shape[1]
@@ -104,7 +108,9 @@ class Detector:
         """Process one frame taken at ``t_s`` (middle of exposure, seconds).
 
         Returns the crossings that became certain with this frame (usually
-        none; a crossing is reported ``after_frames`` frames after it happens).
+        none; a crossing is reported ``after_frames`` frames after it happens,
+        and those of the first ``bootstrap_s`` seconds once they are in: the
+        frames are held until then to make the first background, startup.py).
         Frames must come in time order; a frame older than the last is
         counted in ``out_of_order`` and ignored.
         """
@@ -114,14 +120,52 @@ class Detector:
             self.out_of_order += 1
             log.warning("frame at %.6f s is not after %.6f s: ignored", t_s, self._last_t)
             return []
-        if self._last_t is not None:
-            dt = t_s - self._last_t
-            self._dt_s = dt if self._dt_s is None else 0.9 * self._dt_s + 0.1 * dt
         self._last_t = t_s
-        self._image_height = frame.shape[0]
-        index = self.frames
+        held = HeldStrip(self.geometry.sample(frame), t_s, self.frames, frame.shape[0])
         self.frames += 1
-        strip = self.geometry.sample(frame)
+        if self._startup is None:
+            return self._process(held)
+        if self._startup.held and held.strip.shape != self._startup.held[0].strip.shape:
+            # The camera changed its picture format (colour to infrared, say) meanwhile.
+            return self._start() + self._process(held)
+        if not self._startup.add(held):
+            return []
+        return self._start()
+
+    def flush(self) -> list[LineCrossing]:
+        """End of footage: solve crossings still waiting for frames after them."""
+        # Footage shorter than the start-up time: start from what there is.
+        early = self._start() if self._startup is not None and self._startup.held else []
+        out = []
+        for track in self._tracks:
+            if track.crossing_frame is not None and not track.done:
+                c = self._solve(track)
+                track.done = True
+                if c is not None:
+                    out.append(c)
+        self._tracks = []
+        return early + self._finish(out)
+
+    @property
+    def frame_interval_s(self) -> float | None:
+        return self._dt_s
+
+    # -- per frame ------------------------------------------------------------
+
+    def _start(self) -> list[LineCrossing]:
+        """Start the background from what the held strips agree on, then process them in order."""
+        assert self._startup is not None
+        startup, self._startup = self._startup, None
+        self.background.start_from(startup.background())
+        return [c for held in startup.held for c in self._process(held)]
+
+    def _process(self, held: HeldStrip) -> list[LineCrossing]:
+        if self._processed_t is not None:
+            dt = held.t_s - self._processed_t
+            self._dt_s = dt if self._dt_s is None else 0.9 * self._dt_s + 0.1 * dt
+        self._processed_t = held.t_s
+        self._image_height = held.image_height
+        index, t_s, strip = held.index, held.t_s, held.strip
         fg = self.background.apply(strip)
         if fg.count >= self._min_area:
             hints = {(t.last.col_lo, t.last.col_hi): t.radius for t in self._tracks if t.samples}
@@ -133,22 +177,6 @@ class Detector:
             torsos = []
         self._associate(torsos, index, t_s)
         return self._harvest(index)
-
-    def flush(self) -> list[LineCrossing]:
-        """End of footage: solve crossings still waiting for frames after them."""
-        out = []
-        for track in self._tracks:
-            if track.crossing_frame is not None and not track.done:
-                c = self._solve(track)
-                track.done = True
-                if c is not None:
-                    out.append(c)
-        self._tracks = []
-        return self._finish(out)
-
-    @property
-    def frame_interval_s(self) -> float | None:
-        return self._dt_s
 
     # -- tracking -------------------------------------------------------------
 

@@ -41,6 +41,7 @@ class SlitRecorder:
         frames_after: int = 20,
         column_px: int = 4,
         max_height_px: int = 720,
+        keep_frames: int = 600,
     ) -> None:
         n = max(2, int(min(line.length_px, max_height_px)))
         u = np.linspace(0.0, 1.0, n)
@@ -49,8 +50,11 @@ class SlitRecorder:
         self.frames_before = frames_before
         self.frames_after = frames_after
         self.column_px = column_px
+        # A crossing is reported after its frames: 0.2 s later as a rule (the
+        # detector's envelope window; 48 frames at 240 fps) and up to the start-up
+        # time (startup.py) in the first second. Columns are small (a few kB).
         self._cols: collections.deque[tuple[float, np.ndarray]] = collections.deque(
-            maxlen=frames_before + frames_after + 4
+            maxlen=max(keep_frames, frames_before + frames_after + 4)
         )
         self._pending: list[tuple[float, int]] = []
 

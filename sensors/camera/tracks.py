@@ -60,10 +60,19 @@ class Track:
         return self.samples[-1].obs
 
     def direction(self) -> int:
-        """+1 or -1 from the centroid's motion, 0 while unknown."""
+        """+1 or -1 from the centroid's motion, 0 while unknown.
+
+        Samples of a body cut by the strip's edge are left out while there are
+        enough others: a body leaving the strip is cut more each frame, and its
+        centroid halts there. Asked again after the crossing (which is solved
+        0.2 s later), a fast runner's halted centroid read as "unknown" and the
+        crossing was lost.
+        """
         if len(self.samples) < 3:
             return 0
-        rows = np.array([s.obs.centroid_row for s in self.samples[-8:]])
+        recent = self.samples[-16:]
+        whole = [s for s in recent if not (s.clip_plus or s.clip_minus)]
+        rows = np.array([s.obs.centroid_row for s in (whole if len(whole) >= 3 else recent)[-8:]])
         steps = np.diff(rows)
         moved = rows[-1] - rows[0]
         if abs(moved) < 2.0 or np.sign(median(steps)) != np.sign(moved):

@@ -34,6 +34,9 @@ class DetectorSettings:
     #: Frames within this time of the crossing feed the leading-edge envelope (envelope.py);
     #: the crossing is reported once this much footage after it is in (or the track ends).
     envelope_window_s: float = 0.2
+    #: The background starts from what this much footage's strips agree on; they are
+    #: then processed in order (startup.py). 0: it starts as the first frame.
+    bootstrap_s: float = 1.0
     background: BackgroundSettings = field(default_factory=BackgroundSettings)
 
 
