@@ -134,3 +134,16 @@ def test_slit_image_of_a_crossing_reported_after_the_start_up_shows_it(tmp_path)
     # each frame is 4 px wide and the tick is placed by time between frame centres.
     tick_s = (tick_x / 4 - 0.5) / scene.fps
     assert abs(tick_s - truth.time_s) < 2 / scene.fps
+
+
+def test_a_camera_that_turns_monochrome_during_the_start_up_keeps_going():
+    # Colour frames, then grey ones (a camera switching to infrared) before the
+    # start-up second is in: the held colour strips are processed, then the grey ones.
+    det = Detector(Line(32.0, 0.0, 32.0, 47.0))
+    colour = np.full((48, 64, 3), 90, np.uint8)
+    for k in range(5):
+        assert det.feed(colour, k / 30.0) == []
+    assert det.feed(np.full((48, 64), 90, np.uint8), 5 / 30.0) == []
+    assert det.background.frames == 6  # nothing is held any more: all six were compared
+    assert det.feed(np.full((48, 64), 90, np.uint8), 6 / 30.0) == []
+    assert det.background.frames == 7 and det.flush() == []
