@@ -8,22 +8,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from test_camera_support import detect_file
 
 from dashboard.cli import main
 from sensors.camera.detector import Detector
 from sensors.camera.line import Line
 from sensors.camera.render import Scene, ground_truth, render_clip, render_frames
 from sensors.camera.scenes import random_runner, random_scene, window_scene
-from sensors.camera.source import FrameSource
-
-
-def _detect_file(path, line) -> list:
-    det = Detector(Line(*line))
-    out = []
-    with FrameSource(str(path), live=False) as src:
-        for f in src.frames():
-            out += det.feed(f.image, f.time_s)
-    return out + det.flush()
 
 
 def bench_scene(seed: int, nth: int, kind: str, fps: float, duration_s: float) -> Scene:
@@ -38,7 +29,7 @@ def bench_scene(seed: int, nth: int, kind: str, fps: float, duration_s: float) -
 def test_single_runner_timed_within_a_fraction_of_a_frame(tmp_path, seed):
     scene = random_scene(np.random.default_rng(seed), "single", 640, 360, fps=60, duration_s=1.0)
     truth = render_clip(tmp_path / "clip.mp4", scene)
-    found = _detect_file(tmp_path / "clip.mp4", scene.line)
+    found = detect_file(tmp_path / "clip.mp4", scene.line)
     assert len(found) == 1
     c, t = found[0], truth.crossings[0]
     assert abs(c.time_s - t.time_s) < 0.75 / scene.fps
@@ -50,7 +41,7 @@ def test_empty_scene_with_walkers_and_light_changes_gives_nothing(tmp_path):
     scene = random_scene(np.random.default_rng(5), "empty", 320, 240, fps=30, duration_s=2.0)
     assert scene.runners and all(r.shape.walker for r in scene.runners)
     render_clip(tmp_path / "empty.avi", scene, codec="MJPG")
-    assert _detect_file(tmp_path / "empty.avi", scene.line) == []
+    assert detect_file(tmp_path / "empty.avi", scene.line) == []
 
 
 def test_occluding_runner_is_still_reported():
@@ -144,7 +135,7 @@ def test_walkers_at_the_first_frame_leave_no_crossing(tmp_path):
     scene = bench_scene(123, 19, "empty", fps=30, duration_s=2.0)
     assert len(scene.runners) == 2 and all(r.shape.walker for r in scene.runners)
     render_clip(tmp_path / "ghost.mp4", scene)
-    assert _detect_file(tmp_path / "ghost.mp4", scene.line) == []
+    assert detect_file(tmp_path / "ghost.mp4", scene.line) == []
 
 
 def test_a_jogger_is_a_runner_not_a_walker(tmp_path):
@@ -156,5 +147,5 @@ def test_a_jogger_is_a_runner_not_a_walker(tmp_path):
     scene = Scene(width=640, height=360, fps=30, duration_s=1.6, runners=(jogger,), seed=8)
     truth = ground_truth(scene).crossings[0]
     render_clip(tmp_path / "jog.mp4", scene)
-    found = _detect_file(tmp_path / "jog.mp4", scene.line)
+    found = detect_file(tmp_path / "jog.mp4", scene.line)
     assert len(found) == 1 and abs(found[0].time_s - truth.time_s) < 0.5 / scene.fps

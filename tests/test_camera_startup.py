@@ -7,6 +7,7 @@ from dataclasses import replace
 import cv2
 import numpy as np
 import pytest
+from test_camera_support import detect_file
 
 from sensors.camera.detector import Detector
 from sensors.camera.line import Line
@@ -17,15 +18,6 @@ from sensors.camera.source import FrameSource
 from sensors.camera.startup import HeldStrip, StartupBuffer
 from sensors.camera.torso import TorsoObservation
 from sensors.camera.tracks import Sample, Track
-
-
-def _detect_file(path, line) -> list:
-    det = Detector(Line(*line))
-    out = []
-    with FrameSource(str(path), live=False) as src:
-        for f in src.frames():
-            out += det.feed(f.image, f.time_s)
-    return out + det.flush()
 
 
 def _early_scenes(seed: int, fps: float, crossing_s: float, n: int) -> list[Scene]:
@@ -49,7 +41,7 @@ def test_a_runner_in_view_from_the_first_frame_is_timed_cleanly(tmp_path, fps, c
     for k, scene in enumerate(_early_scenes(11, fps, 0.1, count)):
         path = tmp_path / f"early{k}.mp4"
         truth = render_clip(path, scene).crossings[0]
-        found = _detect_file(path, scene.line)
+        found = detect_file(path, scene.line)
         assert len(found) == 1, (k, found)
         c = found[0]
         assert c.flags == (), (k, c)
