@@ -8,21 +8,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from test_camera_support import detect_file
+from test_camera_support import bench_scene, detect_file
 
 from dashboard.cli import main
 from sensors.camera.detector import Detector
 from sensors.camera.line import Line
 from sensors.camera.render import Scene, ground_truth, render_clip, render_frames
 from sensors.camera.scenes import random_runner, random_scene, window_scene
-
-
-def bench_scene(seed: int, nth: int, kind: str, fps: float, duration_s: float) -> Scene:
-    """The ``nth`` scene (1-based) that bench/camera_bench.py draws with ``seed``."""
-    rng = np.random.default_rng(seed)
-    for _ in range(nth):
-        scene = random_scene(rng, kind, 640, 360, fps=fps, duration_s=duration_s)
-    return scene
 
 
 @pytest.mark.parametrize("seed", [11, 12, 13])

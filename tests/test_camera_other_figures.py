@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import pytest
-from test_camera_detect import _detect_file
+from test_camera_support import detect_file
 
 from sensors.camera.detector import Detector
 from sensors.camera.line import Line
@@ -99,7 +99,7 @@ def test_stick_figure_with_an_arm_across_the_chest_is_one_clean_crossing(
     # at another speed" (flagged occluded).
     path = tmp_path / ("stick.mp4" if fourcc == "mp4v" else "stick.avi")
     _stick_clip(path, fps, size, fourcc, [figure], duration_s, mottled, seed=int(fps))
-    found = _detect_file(path, (figure.line_x, 0.0, figure.line_x, float(size[1] - 1)))
+    found = detect_file(path, (figure.line_x, 0.0, figure.line_x, float(size[1] - 1)))
     assert len(found) == 1, found
     assert found[0].flags == (), found[0]
     assert abs(found[0].time_s - figure.crossing_s) < 0.25 / fps, found[0]
@@ -115,7 +115,7 @@ def test_two_figures_touching_all_the_way_at_one_speed_are_flagged(tmp_path, fps
                   phase=1.3)
     path = tmp_path / "stacked.mp4"
     _stick_clip(path, fps, (800, 480), "mp4v", [far, near], 1.4, True, seed=7)
-    found = _detect_file(path, (400.0, 0.0, 400.0, 479.0))
+    found = detect_file(path, (400.0, 0.0, 400.0, 479.0))
     assert found, "the crossing must be reported"
     assert all({"occluded", "same_frame"} & set(c.flags) for c in found), found
     assert all(abs(c.time_s - far.crossing_s) < 0.02 for c in found)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_camera_detect import _detect_file, bench_scene
+from test_camera_support import bench_scene, detect_file
 
 from sensors.camera.render import Scene, render_clip
 from sensors.camera.scenes import close_pair_scene, random_runner, random_scene
@@ -31,7 +31,7 @@ def test_two_runners_in_the_same_frames_are_never_one_silent_time(tmp_path, seed
                       speed_m_s=speeds_m_s[1])
     scene = Scene(fps=fps, duration_s=0.9, runners=(a, b), noise_sigma=2.0, seed=seed)
     truth = render_clip(tmp_path / "pair.mp4", scene)
-    found = _detect_file(tmp_path / "pair.mp4", scene.line)
+    found = detect_file(tmp_path / "pair.mp4", scene.line)
     assert found, "the pair's crossing must be reported"
     flagged = any(FLAGS & set(c.flags) for c in found)
     apart = len(found) >= 2 and abs(found[0].position - found[1].position) > 0.05
@@ -45,7 +45,7 @@ def test_single_runner_is_not_flagged(tmp_path, seed, harsh):
     scene = random_scene(np.random.default_rng(seed), "single", 640, 360, fps=60,
                          duration_s=0.9, harsh=harsh)
     truth = render_clip(tmp_path / "one.mp4", scene)
-    found = _detect_file(tmp_path / "one.mp4", scene.line)
+    found = detect_file(tmp_path / "one.mp4", scene.line)
     assert len(found) == 1
     assert found[0].flags == ()
     assert abs(found[0].time_s - truth.crossings[0].time_s) < 0.75 / scene.fps
@@ -58,7 +58,7 @@ def test_overtaking_runner_in_a_nearer_lane_is_flagged(tmp_path):
     scene = random_scene(np.random.default_rng(424), "occlusion", 640, 360, fps=60,
                          duration_s=0.9)
     truth = render_clip(tmp_path / "overtake.mp4", scene)
-    found = _detect_file(tmp_path / "overtake.mp4", scene.line)
+    found = detect_file(tmp_path / "overtake.mp4", scene.line)
     assert found, "the overtaking crossing must be reported"
     assert any(FLAGS & set(c.flags) for c in found), f"silent single time: {found}"
     first = truth.crossings[0].time_s
@@ -71,7 +71,7 @@ def test_crossing_timed_by_a_track_born_inside_another_body_is_flagged(tmp_path)
     # times a crossing after one frame: it may belong to either runner.
     scene = bench_scene(61, 18, "occlusion", fps=60.0, duration_s=1.2)
     render_clip(tmp_path / "swap.mp4", scene)
-    found = _detect_file(tmp_path / "swap.mp4", scene.line)
+    found = detect_file(tmp_path / "swap.mp4", scene.line)
     assert found, "the crossing must be reported"
     assert any(FLAGS & set(c.flags) for c in found), f"silent single time: {found}"
 
@@ -84,7 +84,7 @@ def test_two_tracks_claiming_the_runners_in_turn_still_report_a_flagged_crossing
     # a crossing may go unflagged only if its time is right.
     scene = bench_scene(61, 14, "occlusion", fps=60.0, duration_s=1.2)
     truth = render_clip(tmp_path / "turns.mp4", scene)
-    found = _detect_file(tmp_path / "turns.mp4", scene.line)
+    found = detect_file(tmp_path / "turns.mp4", scene.line)
     assert any(FLAGS & set(c.flags) for c in found), found
     for c in found:
         error_s = min(abs(c.time_s - t.time_s) for t in truth.crossings)
@@ -98,7 +98,7 @@ def test_single_runner_whose_foot_comes_loose_is_not_flagged(tmp_path):
     # as "two bodies in one blob".
     scene = bench_scene(160, 23, "single", fps=60, duration_s=1.0)
     truth = render_clip(tmp_path / "foot.mp4", scene)
-    found = _detect_file(tmp_path / "foot.mp4", scene.line)
+    found = detect_file(tmp_path / "foot.mp4", scene.line)
     assert len(found) == 1
     assert found[0].flags == ()
     assert abs(found[0].time_s - truth.crossings[0].time_s) < 0.75 / scene.fps
@@ -114,7 +114,7 @@ def test_two_runners_touching_at_the_line_are_each_timed(tmp_path):
     for _ in range(9):
         scene = close_pair_scene(rng)
     truth = render_clip(tmp_path / "touch.mp4", scene)
-    found = _detect_file(tmp_path / "touch.mp4", scene.line)
+    found = detect_file(tmp_path / "touch.mp4", scene.line)
     assert len(found) == 2, found
     assert all("same_frame" in c.flags for c in found)
     for t in truth.crossings:
@@ -129,7 +129,7 @@ def test_runner_entering_in_two_pieces_is_one_body(tmp_path):
     # bodies; neither is a whole body, so the joined blob must not be cut in two.
     scene = bench_scene(220, 6, "single", fps=120, duration_s=1.0)
     truth = render_clip(tmp_path / "pieces.mp4", scene)
-    found = _detect_file(tmp_path / "pieces.mp4", scene.line)
+    found = detect_file(tmp_path / "pieces.mp4", scene.line)
     assert len(found) == 1, found
     assert found[0].flags == ()
     assert abs(found[0].time_s - truth.crossings[0].time_s) < 0.75 / scene.fps

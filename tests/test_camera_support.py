@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from sensors.camera.detector import Detector, DetectorSettings
 from sensors.camera.line import Line
+from sensors.camera.render import Scene
+from sensors.camera.scenes import random_scene
 from sensors.camera.source import FrameSource
 
 
@@ -15,3 +19,11 @@ def detect_file(path, line, settings: DetectorSettings | None = None) -> list:
         for f in src.frames():
             out += det.feed(f.image, f.time_s)
     return out + det.flush()
+
+
+def bench_scene(seed: int, nth: int, kind: str, fps: float, duration_s: float) -> Scene:
+    """The ``nth`` scene (1-based) that bench/camera_bench.py draws with ``seed``."""
+    rng = np.random.default_rng(seed)
+    for _ in range(nth):
+        scene = random_scene(rng, kind, 640, 360, fps=fps, duration_s=duration_s)
+    return scene
