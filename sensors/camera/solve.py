@@ -13,6 +13,7 @@ crossing or a flagged one. See detector.py for the flags.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import numpy as np
 
@@ -38,11 +39,12 @@ __all__ = ["CrossingSolver"]
 log = logging.getLogger("sensors.camera.detector")
 
 #: Frames within these times of the crossing give each height's speed (two-body
-#: check; either window can tell). The longer one averages a single runner's arm
-#: swing out (largest upper-body difference on 320 rendered single runners 6.8 %
-#: against 9.5 % at 0.12 s) and lets a small speed difference add up; the
-#: shorter one sees two bodies merged only briefly (an overtaking runner).
-SPLIT_WINDOWS_S = (0.12, 0.2)
+#: check; either window can tell), with the upper-body rule's threshold there.
+#: The longer one averages a single runner's arm swing out (largest upper-body
+#: difference on 320 rendered single runners 6.8 % against 9.5 % at 0.12 s, so
+#: 9 % keeps the same proportional margin) and lets a small speed difference add
+#: up; the shorter one sees two bodies merged only briefly (an overtaking runner).
+SPLIT_WINDOWS_S = ((0.12, UPPER_BODY.min_relative_difference), (0.2, 0.09))
 #: Two torsos stacked in one blob (torso.py ``_stacked``) in at least this many of
 #: the frames within this many of the crossing: two bodies. (0 of 145 rendered
 #: single runners ever showed it; two runners touching all the way 2 to 12 times.)
@@ -211,10 +213,12 @@ class CrossingSolver:
     def _two_bodies(self, track: Track, direction: int, time_s: float,
                     dt_s: float | None) -> bool:
         """Do the body's heights move at two speeds (two runners merged; twobody.py)?"""
-        return any(self._two_speeds(track, direction, time_s, max(w, 3.5 * (dt_s or 0.0)))
-                   for w in SPLIT_WINDOWS_S)
+        return any(self._two_speeds(track, direction, time_s, max(w, 3.5 * (dt_s or 0.0)),
+                                    upper_difference)
+                   for w, upper_difference in SPLIT_WINDOWS_S)
 
-    def _two_speeds(self, track: Track, direction: int, time_s: float, window: float) -> bool:
+    def _two_speeds(self, track: Track, direction: int, time_s: float, window: float,
+                    upper_difference: float) -> bool:
         near = [s for s in track.samples if abs(s.time_s - time_s) <= window]
         if len(near) < 5:
             return False
@@ -222,7 +226,9 @@ class CrossingSolver:
         edges = np.stack([s.edges_plus_px if direction > 0 else s.edges_minus_px for s in near])
         times = np.array([s.time_s for s in near])
         shared = any(s.obs.cut for s in near)
-        for rule in (UPPER_BODY_ALL_HEIGHTS if shared else UPPER_BODY, RIGID_BODY):
+        upper = replace(UPPER_BODY_ALL_HEIGHTS if shared else UPPER_BODY,
+                        min_relative_difference=upper_difference)
+        for rule in (upper, RIGID_BODY):
             split = speed_split(times, edges, int(round(head)), int(height), self.head_first,
                                 rule, self.geometry.step_px)
             if split is not None and split.two_bodies(rule):

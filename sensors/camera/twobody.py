@@ -34,8 +34,11 @@ hence this rule's higher threshold (20 %).
 These are ratios of speeds and fractions of the body's own height: nothing
 depends on the camera, the lanes or the scale.
 
-Two runners whose pixel speeds differ by less than 10 % are not told apart
-here (a single runner's upper body can show that much); docs/camera.md says so.
+The solver (solve.py) runs these rules over the frames within 0.12 s of
+the crossing and again within 0.2 s, where arm swing averages out and the
+upper-body threshold is 9 %. Two runners whose pixel speeds differ by less
+than that are not told apart here (a single runner's upper body can show
+nearly as much); docs/camera.md says so.
 
 Pure numpy, no clock.
 """
