@@ -13,12 +13,13 @@ frames than it shows any one colour of a passer-by. So the detector holds
 the strips of the first ``bootstrap_s`` seconds, starts the background from
 the value most of them agree on per pixel (15 strips spread over that time;
 ``most_supported``), and then processes the held strips in order, exactly
-as if they had just arrived. The per-pixel median would do for runners, but
+as if they had just arrived (a few per new frame, detector.py
+``CATCH_UP_STRIPS``). The per-pixel median would do for runners, but
 not for a walker who covers a pixel for more than half of the time: the
 median then is the walker's shirt, and the ghost left behind gave false
 crossings (2 in 100 empty scenes at 1 s, 3 at 0.5 s; none with the most
-supported value at 1 s). Crossings in that first second are reported when
-it ends (a one-off delay at start-up); after that nothing is held. The
+supported value at 1 s). Crossings in that first second are reported up
+to about two seconds late (once, at start-up); after that nothing is held. The
 strips are small (``max_samples_along`` samples along the line), so a
 second at 240 frames per second is about 10 MB.
 
