@@ -102,6 +102,12 @@ def timed_run(path: Path, line) -> tuple[int, float, float, int]:
     return n, time.perf_counter() - t0, inside, det.background.quiet_frames
 
 
+def _nearest(found: list, truth_s: float):
+    """The crossing nearest the true time, if any is within 50 ms (else missed)."""
+    match = [c for c in found if abs(c.time_s - truth_s) < 0.05]
+    return min(match, key=lambda c: abs(c.time_s - truth_s)) if match else None
+
+
 def accuracy(tmp: Path, fps: float, n: int, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     errs, naive_errs, missed, false, flagged = [], [], 0, 0, 0
@@ -109,9 +115,8 @@ def accuracy(tmp: Path, fps: float, n: int, seed: int) -> dict:
         scene = random_scene(rng, "single", 640, 360, fps=fps, duration_s=1.0)
         truth = render_clip(tmp / f"a{i}.mp4", scene).crossings[0]
         found, naive, _, _ = run_clip(tmp / f"a{i}.mp4", scene.line)
-        match = [c for c in found if abs(c.time_s - truth.time_s) < 0.05]
-        if match:
-            best = min(match, key=lambda c: abs(c.time_s - truth.time_s))
+        best = _nearest(found, truth.time_s)
+        if best is not None:
             errs.append(best.time_s - truth.time_s)
             false += len(found) - 1
             flagged += bool(best.flags)
@@ -179,12 +184,10 @@ def early(tmp: Path, n: int, seed: int, fps: float) -> dict:
         scene = replace(scene, runners=(runner,), duration_s=crossing_s + 0.5)
         truth = render_clip(tmp / f"s{i}.mp4", scene).crossings[0]
         for name, settings in variants.items():
-            found = run_clip(tmp / f"s{i}.mp4", scene.line, settings)[0]
-            match = [c for c in found if abs(c.time_s - truth.time_s) < 0.05]
-            if not match:
+            best = _nearest(run_clip(tmp / f"s{i}.mp4", scene.line, settings)[0], truth.time_s)
+            if best is None:
                 missed[name] += 1
                 continue
-            best = min(match, key=lambda c: abs(c.time_s - truth.time_s))
             errs[name].append(1000 * abs(best.time_s - truth.time_s))
             flagged[name] += bool(best.flags)
     return {"fps": fps, "clips": n, **{

@@ -96,7 +96,7 @@ class BackgroundModel:
     def start_from(self, strip: np.ndarray) -> None:
         """Start from a picture of the empty strip (uint8, as ``apply`` takes) instead of
         the first frame ``apply`` sees (startup.py makes one from the first strips)."""
-        self._init(_as_bgr(cv2.blur(strip, (3, 3))).astype(np.float32))
+        self._init(_blurred_bgr(strip).astype(np.float32))
 
     def _init(self, img: np.ndarray) -> None:
         self._bg = img.copy()
@@ -122,7 +122,7 @@ class BackgroundModel:
         of a second per lap); the noise level and the gain are brought up to
         date at the next full frame, one in ``full_every`` at least.
         """
-        blurred = _as_bgr(cv2.blur(strip, (3, 3)))
+        blurred = _blurred_bgr(strip)
         if self._bg is None or self._bg.shape != blurred.shape:
             self._init(blurred.astype(np.float32))
         quiet = self._quiet(blurred)
@@ -292,6 +292,11 @@ def channel_sum(a: np.ndarray, plus: float = 0.0) -> np.ndarray:
     cv2.transform: numpy's axis-2 sum is ~20x slower.
     """
     return cv2.transform(a, np.array([[1.0, 1.0, 1.0, plus]], np.float32))
+
+
+def _blurred_bgr(strip: np.ndarray) -> np.ndarray:
+    """What the model compares and learns: the strip blurred 3x3, as 8-bit BGR."""
+    return _as_bgr(cv2.blur(strip, (3, 3)))
 
 
 def _as_bgr(strip: np.ndarray) -> np.ndarray:
