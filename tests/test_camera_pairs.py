@@ -206,3 +206,37 @@ def test_a_small_speed_difference_adds_up_over_the_longer_window(tmp_path, seed,
     found = detect_file(tmp_path / "stacked.mp4", scene.line)
     assert len(found) == 1 and FLAGS & set(found[0].flags), found
     assert min(abs(found[0].time_s - c.time_s) for c in truth.crossings) < 2 / scene.fps
+
+
+@pytest.mark.parametrize(("seed", "nth", "fps"), [(7003, 2, 30.0), (7004, 2, 120.0)])
+def test_two_runners_merged_before_the_strip_are_reported_flagged(tmp_path, seed, nth, fps):
+    # Close pairs of seeds no threshold was chosen on (the 2nd at 30 and at 120 fps):
+    # lanes far apart, the far runner's feet on the near one's head all the way, one
+    # blob from the first frame. The torso measured in it (the larger) swapped between
+    # them from frame to frame; each swap began a new track, no track saw its runner
+    # reach the line, and nothing was reported. The blob's track now keeps the swapped
+    # torso, and the crossing is reported, flagged.
+    rng = np.random.default_rng(seed)
+    for _ in range(nth):
+        scene = close_pair_scene(rng, fps)
+    truth = render_clip(tmp_path / "merged.mp4", scene)
+    found = detect_file(tmp_path / "merged.mp4", scene.line)
+    assert found, "two runners crossed: something must be reported"
+    assert all(FLAGS & set(c.flags) for c in found), found
+    for c in found:
+        assert min(abs(c.time_s - t.time_s) for t in truth.crossings) < 3 / fps, c
+
+
+def test_a_single_runner_whose_blob_looks_stacked_in_one_frame_stays_one_body(tmp_path):
+    # A single runner at 120 fps (the 23rd of seed 720) whose blob holds two torso-like
+    # pieces far apart along the line in one frame near the crossing. Cut there, the
+    # two halves became two tracks and two crossings; a blob is cut between stacked
+    # torsos only when it held them in the frame before too.
+    rng = np.random.default_rng(720)
+    for i in range(23):
+        scene = random_scene(rng, "single", 640, 360, fps=120.0, duration_s=1.0,
+                             harsh=i % 4 == 0)
+    truth = render_clip(tmp_path / "one.mp4", scene)
+    found = detect_file(tmp_path / "one.mp4", scene.line)
+    assert len(found) == 1 and found[0].flags == (), found
+    assert abs(found[0].time_s - truth.crossings[0].time_s) < 0.75 / scene.fps

@@ -71,6 +71,9 @@ CATCH_UP_STRIPS = 2
 #: A body tracked on its own for this many frames keeps its own torso when it
 #: touches another body (find_torsos' ``bodies``).
 APART_FRAMES = 3
+#: A torso no track claimed joins the track whose body (blob) it shares this much of
+#: (over the shorter), the blob's height unchanged within as much (``_claim_swapped``).
+SWAP_BODY_OVERLAP = 0.8
 #: A whole body is at least this many times as tall as its widest part's half
 #: depth (about 7 as measured here; an upper body or a pair of legs alone, 3 or 4).
 WHOLE_BODY_RADII = 5.5
@@ -196,7 +199,7 @@ class Detector:
             hints = {(t.last.col_lo, t.last.col_hi): t.radius for t in self._tracks if t.samples}
             torsos = find_torsos(
                 fg.mask, fg.difference, self._min_area, self._min_height, hints,
-                _colour(strip), self._apart(),
+                _colour(strip), self._apart(), self._stacked_last(),
             )
         else:
             torsos = []
@@ -217,6 +220,7 @@ class Detector:
                     best, best_overlap = k, o
             if best is not None and best_overlap >= 0.3:
                 claims.setdefault(best, []).append(i)
+        self._claim_swapped(torsos, claims, index)
         claimed_by: dict[int, list[int]] = {}
         for k, idxs in claims.items():
             idxs.sort(key=lambda i: -torsos[i].area)
@@ -262,6 +266,32 @@ class Detector:
                 # Re-decided every frame: the direction firms up as the body moves.
                 track.crossing_frame = sign_change_frame(track)
 
+    def _claim_swapped(self, torsos: list[TorsoObservation], claims: dict[int, list[int]],
+                       index: int) -> None:
+        """Give a torso no track claimed to the track whose whole body it shares.
+
+        Two runners whose bodies merged into one blob before they entered the
+        strip are one blob, and the torso measured in it is the larger of their
+        two: it swaps between them from frame to frame, far apart along the
+        line. Tracked by torsos alone, each swap started a new track and ended
+        one, neither saw its runner reach the line, and two runners gave
+        nothing. The blob stays where it was: its track keeps it, and the swap
+        is noted (``Track.swaps``: the crossing is flagged ``occluded``).
+        """
+        taken = {i for idxs in claims.values() for i in idxs}
+        for i, obs in enumerate(torsos):
+            if i in taken:
+                continue
+            for k, track in enumerate(self._tracks):
+                if (k not in claims and track.samples and not track.done
+                        and track.missed == 0 and near_across(track, obs)
+                        and body_overlap(obs, track.last) >= SWAP_BODY_OVERLAP
+                        and abs(obs.height - track.last.height)
+                        <= (1 - SWAP_BODY_OVERLAP) * track.last.height):
+                    claims[k] = [i]
+                    track.swaps.append(index)
+                    break
+
     def _apart(self) -> list[tuple[int, int]]:
         """Torso columns of two or more bodies that were apart in the last frame.
 
@@ -275,8 +305,10 @@ class Detector:
         if len(seen) < 2:
             return []
         pairs = set()
-        # Only what was seen whole speaks: a cut part's extent ends at the cut.
-        whole = {t.track_id: list(islice((x.obs for x in reversed(t.samples) if not x.obs.cut),
+        # Only what was seen whole speaks: a cut part's extent ends at the cut
+        # (not so a part cut between two stacked torsos: each is a whole body).
+        whole = {t.track_id: list(islice((x.obs for x in reversed(t.samples)
+                                          if not x.obs.cut or x.obs.stacked),
                                          APART_FRAMES)) for t in seen}
         for a in seen:
             recent = whole[a.track_id]
@@ -292,6 +324,11 @@ class Detector:
                         b_last.body_lo >= hi or b_last.body_lo + b_last.height <= lo):
                     pairs.update((a.track_id, b.track_id))
         return [(t.last.col_lo, t.last.col_hi) for t in seen if t.track_id in pairs]
+
+    def _stacked_last(self) -> list[tuple[int, int]]:
+        """Column ranges of the blobs seen holding two stacked torsos in the last frame."""
+        return [(t.last.body_lo, t.last.body_lo + t.last.height - 1) for t in self._tracks
+                if t.samples and t.missed == 0 and not t.done and t.last.stacked]
 
     def _sample(self, obs: TorsoObservation, index: int, t_s: float) -> Sample:
         g = self.geometry

@@ -101,10 +101,14 @@ class CrossingSolver:
             # The track leapt near the line, or skipped it (two walkers parting, a
             # body lost for frames): nothing to time - unless another track took
             # its body in the frames it missed there: two merged runners claimed in
-            # turn, somebody crossed, so it is reported, flagged (runner speed is
-            # still checked below, so two walkers parting still give nothing).
-            if not claimed_in_turn(track, neighbours, self.geometry.step_px,
-                                   self.settings.min_speed_heights_per_s):
+            # turn, or two runners in one blob whose larger torso swapped between
+            # them (``Track.swaps``): somebody crossed, so it is reported, flagged
+            # (runner speed is still checked below, so two walkers parting still
+            # give nothing).
+            swapped = any(abs(f - (track.crossing_frame or 0)) <= STACKED_WINDOW_FRAMES
+                          for f in track.swaps)
+            if not swapped and not claimed_in_turn(track, neighbours, self.geometry.step_px,
+                                                   self.settings.min_speed_heights_per_s):
                 log.debug("track %d leapt at or over the line: no crossing", track.track_id)
                 return None
             log.debug("track %d shared its body with another at the line: flagged",
@@ -142,6 +146,7 @@ class CrossingSolver:
         # came apart into two), the blob's heights move at two speeds (twobody.py), or
         # it held two torsos far apart along the line in a few frames (torso.py).
         two_bodies = (any(abs(f - cross_frame) <= 3 for f in track.merge_frames)
+                      or any(abs(f - cross_frame) <= STACKED_WINDOW_FRAMES for f in track.swaps)
                       or self._two_bodies(track, direction, time_s, dt_s)
                       or sum(s.obs.stacked for s in track.samples
                              if abs(s.frame - cross_frame) <= STACKED_WINDOW_FRAMES)

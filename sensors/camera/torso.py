@@ -82,6 +82,8 @@ class TorsoObservation:
     cut: bool = False
     #: The blob holds two torso-like pieces far apart along the line (``_stacked``).
     stacked: bool = False
+    #: Where such a blob parts into two bodies (strip column, midway between the torsos).
+    stack_cut: int | None = None
     edges_plus: np.ndarray | None = field(default=None, compare=False)
     edges_minus: np.ndarray | None = field(default=None, compare=False)
 
@@ -94,6 +96,7 @@ def find_torsos(
     radius_hint: dict[tuple[int, int], float] | None = None,
     colour: np.ndarray | None = None,
     bodies: list[tuple[int, int]] | None = None,
+    stacked_before: list[tuple[int, int]] | None = None,
 ) -> list[TorsoObservation]:
     """All torsos in a strip mask (uint8, rows across x columns along).
 
@@ -105,6 +108,13 @@ def find_torsos(
     touching a far runner's legs) is cut between them and each part measured
     as a body of its own, with its own thickness (a far, thinner torso would
     not survive an opening sized for the near one).
+    ``stacked_before`` are the column ranges of blobs that held two stacked
+    torsos (``_stacked``) in the last frame: a blob that holds two again there
+    is cut between them and each part measured as a body. Two runners who
+    entered the strip touching were never tracked apart, and in one blob the
+    torso measured swapped between them from frame to frame, so neither track
+    saw its runner reach the line; a single runner's blob looks stacked in a
+    frame now and then, never in two running.
     """
     # Join fragments of one body (a shirt close to the background in places).
     joined = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
@@ -125,6 +135,13 @@ def find_torsos(
         if len(parts) > 1 and len(found) < len(parts):
             found = _measure_blob(labels, difference, i, x, x + w - 1, y, h, rows, cols,
                                   min_area, radius_hint or {}, colour, whole=(x, x + w - 1))
+        cut = found[0].stack_cut if len(found) == 1 else None
+        if cut is not None and any(lo <= x + w - 1 and hi >= x for lo, hi in stacked_before or []):
+            halves = [o for part in ((x, cut - 1), (cut, x + w - 1))
+                      for o in _measure_blob(labels, difference, i, *part, y, h, rows, cols,
+                                             min_area, radius_hint or {}, colour,
+                                             whole=(x, x + w - 1), stacked=True)]
+            found = halves if len(halves) == 2 else found
         out.extend(found)
     return _drop_fragments(out)
 
@@ -177,8 +194,12 @@ def _measure_blob(
     radius_hint: dict[tuple[int, int], float],
     colour: np.ndarray | None,
     whole: tuple[int, int],
+    stacked: bool = False,
 ) -> list[TorsoObservation]:
-    """Measure the body in columns ``lo .. hi`` of blob ``label`` (``whole``: all its columns)."""
+    """Measure the body in columns ``lo .. hi`` of blob ``label`` (``whole``: all its columns).
+
+    ``stacked``: the part is one of two bodies ``_stacked`` found in the blob.
+    """
     pad = 2 + max(2, (whole[1] - whole[0] + 1) // 8)
     y0, y1 = max(0, y - pad), min(rows, y + h + pad)
     # Pad only at the blob's own ends: a cut between two bodies is a hard edge.
@@ -215,8 +236,9 @@ def _measure_blob(
     best = int(np.argmax(st[1:, cv2.CC_STAT_AREA])) + 1
     if st[best, cv2.CC_STAT_AREA] < max(4, min_area // 4):
         return []
-    stacked = n > 2 and (lo, hi) == whole and _stacked(
-        lab, st, dist[top : dist.shape[0] - bottom] if (top or bottom) else dist)
+    gap = _stacked(lab, st, dist[top : dist.shape[0] - bottom] if (top or bottom) else dist) if (
+        n > 2 and (lo, hi) == whole) else None
+    stacked = stacked or gap is not None
     torso = lab == best
     if colour is not None:
         torso = _same_clothing(torso, colour[y0:y1, x0:x1], r)
@@ -246,14 +268,18 @@ def _measure_blob(
             body_lo=x,
             cut=(lo, hi) != whole,
             stacked=stacked,
+            stack_cut=None if gap is None else x0 + (gap[0] + gap[1] + 1) // 2,
             edges_plus=edges_plus,
             edges_minus=edges_minus,
         )
     ]
 
 
-def _stacked(lab: np.ndarray, stats: np.ndarray, dist: np.ndarray) -> bool:
+def _stacked(lab: np.ndarray, stats: np.ndarray, dist: np.ndarray) -> tuple[int, int] | None:
     """Two torso-like pieces, far apart along the line, each with body beyond it?
+
+    Returns the columns (``lab``'s) where the gap between them begins and
+    ends, or None.
 
     Two runners in different lanes who touch in the strip all the way (the far
     one's feet on the near one's head) make one blob with two torsos: thick,
@@ -275,8 +301,8 @@ def _stacked(lab: np.ndarray, stats: np.ndarray, dist: np.ndarray) -> bool:
         and hi - lo + 1 >= STACK_ELONGATION * rad
         and min(lo - first, last - hi) >= STACK_MARGIN * (hi - lo + 1)
     )
-    return any(b[0] - a[1] >= STACK_GAP_RADII * thickest
-               for a, b in zip(torsos, torsos[1:], strict=False))
+    return next(((a[1] + 1, b[0] - 1) for a, b in zip(torsos, torsos[1:], strict=False)
+                 if b[0] - a[1] >= STACK_GAP_RADII * thickest), None)
 
 
 def _same_clothing(torso: np.ndarray, colour: np.ndarray, r: int) -> np.ndarray:

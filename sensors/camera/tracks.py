@@ -42,6 +42,9 @@ class Track:
     radius: float = 0.0
     #: Frames in which this track and another one ran into the same body (blob).
     merge_frames: list[int] = field(default_factory=list)
+    #: Frames in which this track took a torso far along the line from its own, in
+    #: the same body (two runners in one blob, the larger torso swapping between them).
+    swaps: list[int] = field(default_factory=list)
     crossing_frame: int | None = None
     done: bool = False
     #: False for a track born beside another one (a body splitting in two):
