@@ -33,10 +33,10 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from itertools import islice
 
 import numpy as np
 
+from sensors.camera.association import associate, bodies_apart, stacked_last
 from sensors.camera.background import BackgroundModel
 from sensors.camera.line import Line, StripGeometry, strip_geometry
 from sensors.camera.solve import CrossingSolver
@@ -45,13 +45,8 @@ from sensors.camera.torso import TorsoObservation, find_torsos
 from sensors.camera.tracks import (
     Sample,
     Track,
-    along_overlap,
-    body_overlap,
-    body_sized,
     expected_crossing_s,
-    near_across,
     samples_after,
-    sign_change_frame,
 )
 from sensors.camera.values import DetectorSettings, LineCrossing
 
@@ -60,23 +55,12 @@ __all__ = ["Detector", "DetectorSettings", "LineCrossing"]
 log = logging.getLogger(__name__)
 
 
-#: A track keeps at most this many recent frames while it has not crossed.
-MAX_TRACK_SAMPLES = 256
 #: Once the start-up background is made, each new frame processes this many
 #: strips of the held ones (its own goes to the back of the queue). Processing the
 #: whole held second in one call took 0.6 s at 720p and 240 fps, more than the 0.25 s
 #: a live source keeps; this way each call costs about two frames' work and the
 #: backlog is gone one held span later.
 CATCH_UP_STRIPS = 2
-#: A body tracked on its own for this many frames keeps its own torso when it
-#: touches another body (find_torsos' ``bodies``).
-APART_FRAMES = 3
-#: A torso no track claimed joins the track whose body (blob) it shares this much of
-#: (over the shorter), the blob's height unchanged within as much (``_claim_swapped``).
-SWAP_BODY_OVERLAP = 0.8
-#: A whole body is at least this many times as tall as its widest part's half
-#: depth (about 7 as measured here; an upper body or a pair of legs alone, 3 or 4).
-WHOLE_BODY_RADII = 5.5
 
 
 class Detector:
@@ -199,136 +183,15 @@ class Detector:
             hints = {(t.last.col_lo, t.last.col_hi): t.radius for t in self._tracks if t.samples}
             torsos = find_torsos(
                 fg.mask, fg.difference, self._min_area, self._min_height, hints,
-                _colour(strip), self._apart(), self._stacked_last(),
+                _colour(strip), bodies_apart(self._tracks), stacked_last(self._tracks),
             )
         else:
             torsos = []
-        self._associate(torsos, index, t_s)
+        self._next_id = associate(self._tracks, torsos, index,
+                                  lambda obs: self._sample(obs, index, t_s), self._next_id)
         return self._harvest(index)
 
-    # -- tracking -------------------------------------------------------------
-
-    def _associate(self, torsos: list[TorsoObservation], index: int, t_s: float) -> None:
-        claims: dict[int, list[int]] = {}
-        for i, obs in enumerate(torsos):
-            best, best_overlap = None, 0.0
-            for k, track in enumerate(self._tracks):
-                if not track.samples or not near_across(track, obs):
-                    continue
-                o = along_overlap(obs, track.last)
-                if o > best_overlap:
-                    best, best_overlap = k, o
-            if best is not None and best_overlap >= 0.3:
-                claims.setdefault(best, []).append(i)
-        self._claim_swapped(torsos, claims, index)
-        claimed_by: dict[int, list[int]] = {}
-        for k, idxs in claims.items():
-            idxs.sort(key=lambda i: -torsos[i].area)
-            claimed_by.setdefault(idxs[0], []).append(k)
-            if any(body_sized(torsos[i], torsos[idxs[0]]) for i in idxs[1:]):
-                # One body came apart into two body-sized ones (two runners parting);
-                # a limb or a shadow coming loose is no second body.
-                self._tracks[k].merge_frames.append(index)
-        used = set()
-        for i, ks in claimed_by.items():
-            # Two tracks ran into one blob: two bodies only if both were body-sized.
-            lasts = sorted((self._tracks[k].last for k in ks), key=lambda o: -o.area)
-            two_bodies = any(body_sized(o, lasts[0]) for o in lasts[1:])
-            for k in ks:
-                track = self._tracks[k]
-                track.samples.append(self._sample(torsos[i], index, t_s))
-                if len(track.samples) > MAX_TRACK_SAMPLES and track.crossing_frame is None:
-                    # Someone standing in the strip: keep memory and per-frame work bounded.
-                    del track.samples[: len(track.samples) - MAX_TRACK_SAMPLES]
-                    track.scan = None
-                track.missed = 0
-                track.radius = max(0.8 * track.radius, torsos[i].radius)
-                if two_bodies:
-                    track.merge_frames.append(index)
-            used.add(i)
-        for k, track in enumerate(self._tracks):
-            if k not in claims:
-                track.missed += 1
-        for i, obs in enumerate(torsos):
-            if i not in used:
-                track = Track(self._next_id, radius=obs.radius)
-                track.alone = not any(
-                    t.samples and along_overlap(obs, t.last) > 0 for t in self._tracks
-                )
-                track.beside = any(
-                    t.samples and body_overlap(obs, t.last) >= 0.5 for t in self._tracks
-                )
-                self._next_id += 1
-                track.samples.append(self._sample(obs, index, t_s))
-                self._tracks.append(track)
-        for track in self._tracks:
-            if not track.done:
-                # Re-decided every frame: the direction firms up as the body moves.
-                track.crossing_frame = sign_change_frame(track)
-
-    def _claim_swapped(self, torsos: list[TorsoObservation], claims: dict[int, list[int]],
-                       index: int) -> None:
-        """Give a torso no track claimed to the track whose whole body it shares.
-
-        Two runners whose bodies merged into one blob before they entered the
-        strip are one blob, and the torso measured in it is the larger of their
-        two: it swaps between them from frame to frame, far apart along the
-        line. Tracked by torsos alone, each swap started a new track and ended
-        one, neither saw its runner reach the line, and two runners gave
-        nothing. The blob stays where it was: its track keeps it, and the swap
-        is noted (``Track.swaps``: the crossing is flagged ``occluded``).
-        """
-        taken = {i for idxs in claims.values() for i in idxs}
-        for i, obs in enumerate(torsos):
-            if i in taken:
-                continue
-            for k, track in enumerate(self._tracks):
-                if (k not in claims and track.samples and not track.done
-                        and track.missed == 0 and near_across(track, obs)
-                        and body_overlap(obs, track.last) >= SWAP_BODY_OVERLAP
-                        and abs(obs.height - track.last.height)
-                        <= (1 - SWAP_BODY_OVERLAP) * track.last.height):
-                    claims[k] = [i]
-                    track.swaps.append(index)
-                    break
-
-    def _apart(self) -> list[tuple[int, int]]:
-        """Torso columns of two or more bodies that were apart in the last frame.
-
-        One is a body tracked for ``APART_FRAMES`` frames; another is anything
-        seen last frame wholly outside the extent that body had over those
-        frames (a head below a far runner's feet is a nearer runner's head). A
-        runner's own head, limbs or entering parts lie inside its extent, and
-        two pieces of one runner entering the strip are not yet a tracked body.
-        """
-        seen = [t for t in self._tracks if t.samples and t.missed == 0 and not t.done]
-        if len(seen) < 2:
-            return []
-        pairs = set()
-        # Only what was seen whole speaks: a cut part's extent ends at the cut
-        # (not so a part cut between two stacked torsos: each is a whole body).
-        whole = {t.track_id: list(islice((x.obs for x in reversed(t.samples)
-                                          if not x.obs.cut or x.obs.stacked),
-                                         APART_FRAMES)) for t in seen}
-        for a in seen:
-            recent = whole[a.track_id]
-            if len(recent) < APART_FRAMES:
-                continue
-            lo = min(o.body_lo for o in recent)
-            hi = max(o.body_lo + o.height for o in recent)
-            if hi - lo < WHOLE_BODY_RADII * max(o.radius for o in recent):
-                continue  # a runner's upper body or legs entering the strip, not a whole body
-            for b in seen:
-                b_last = whole[b.track_id][0] if whole[b.track_id] else None
-                if b is not a and b_last is not None and (
-                        b_last.body_lo >= hi or b_last.body_lo + b_last.height <= lo):
-                    pairs.update((a.track_id, b.track_id))
-        return [(t.last.col_lo, t.last.col_hi) for t in seen if t.track_id in pairs]
-
-    def _stacked_last(self) -> list[tuple[int, int]]:
-        """Column ranges of the blobs seen holding two stacked torsos in the last frame."""
-        return [(t.last.body_lo, t.last.body_lo + t.last.height - 1) for t in self._tracks
-                if t.samples and t.missed == 0 and not t.done and t.last.stacked]
+    # -- samples --------------------------------------------------------------
 
     def _sample(self, obs: TorsoObservation, index: int, t_s: float) -> Sample:
         g = self.geometry
