@@ -13,6 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from itertools import islice
 
+import numpy as np
+
+from sensors.camera.robust import theil_sen
 from sensors.camera.torso import TorsoObservation
 from sensors.camera.tracks import (
     Sample,
@@ -34,6 +37,9 @@ APART_FRAMES = 3
 #: A torso no track claimed joins the track whose body (blob) it shares this much of
 #: (over the shorter), the blob's height unchanged within as much (``_claim_swapped``).
 SWAP_BODY_OVERLAP = 0.8
+#: Two pieces move together when their centres' speeds across the line, over their
+#: last ``SPEED_FRAMES`` frames, differ by at most this fraction (``_together``).
+TOGETHER, SPEED_FRAMES = 0.15, 6
 #: A whole body is at least this many times as tall as its widest part's half
 #: depth (about 7 as measured here; an upper body or a pair of legs alone, 3 or 4).
 WHOLE_BODY_RADII = 5.5
@@ -138,33 +144,63 @@ def bodies_apart(tracks: list[Track]) -> list[tuple[int, int]]:
 
     One is a body tracked for ``APART_FRAMES`` frames; another is anything
     seen last frame wholly outside the extent that body had over those
-    frames (a head below a far runner's feet is a nearer runner's head). A
-    runner's own head, limbs or entering parts lie inside its extent, and
-    two pieces of one runner entering the strip are not yet a tracked body.
+    frames (a head below a far runner's feet is a nearer runner's head) and
+    either new there or a whole body itself. A runner's own head, limbs or
+    entering parts lie inside its extent, two pieces of one runner entering
+    the strip are not yet a tracked body, and a piece seen on its own for
+    ``APART_FRAMES`` frames without becoming a whole body, moving with the
+    body, is part of it: a runner's upper body entering ahead of its torso,
+    beside its legs (cut between them, one runner came out as two
+    crossings).
     """
     seen = [t for t in tracks if t.samples and t.missed == 0 and not t.done]
     if len(seen) < 2:
         return []
-    pairs = set()
     # Only what was seen whole speaks: a cut part's extent ends at the cut
     # (not so a part cut between two stacked torsos: each is a whole body).
     whole = {t.track_id: list(islice((x.obs for x in reversed(t.samples)
                                       if not x.obs.cut or x.obs.stacked),
                                      APART_FRAMES)) for t in seen}
-    for a in seen:
-        recent = whole[a.track_id]
+    extent = {}
+    for t in seen:
+        recent = whole[t.track_id]
         if len(recent) < APART_FRAMES:
             continue
         lo = min(o.body_lo for o in recent)
         hi = max(o.body_lo + o.height for o in recent)
-        if hi - lo < WHOLE_BODY_RADII * max(o.radius for o in recent):
-            continue  # a runner's upper body or legs entering the strip, not a whole body
+        if hi - lo >= WHOLE_BODY_RADII * max(o.radius for o in recent):
+            extent[t.track_id] = (lo, hi)  # not an upper body or legs entering the strip
+    pairs = set()
+    for a in seen:
+        if a.track_id not in extent:
+            continue
+        lo, hi = extent[a.track_id]
         for b in seen:
-            b_last = whole[b.track_id][0] if whole[b.track_id] else None
-            if b is not a and b_last is not None and (
-                    b_last.body_lo >= hi or b_last.body_lo + b_last.height <= lo):
+            recent = whole[b.track_id]
+            if b is a or not recent or (len(recent) >= APART_FRAMES
+                                        and b.track_id not in extent and _together(a, b)):
+                continue
+            if recent[0].body_lo >= hi or recent[0].body_lo + recent[0].height <= lo:
                 pairs.update((a.track_id, b.track_id))
     return [(t.last.col_lo, t.last.col_hi) for t in seen if t.track_id in pairs]
+
+
+def _together(a: Track, b: Track) -> bool:
+    """Do the two bodies' centres move across the line at one speed (within ``TOGETHER``)?
+
+    Pieces of one runner do; a runner overtaking another at the line does not
+    (the near runner's head, seen apart for frames before it touched the far
+    runner's feet, is no piece of the far runner).
+    """
+    va = _centre_speed(a.samples[-SPEED_FRAMES:])
+    vb = _centre_speed(b.samples[-SPEED_FRAMES:])
+    return abs(va - vb) <= TOGETHER * max(abs(va), abs(vb))
+
+
+def _centre_speed(samples: list[Sample]) -> float:
+    return theil_sen(np.array([s.time_s for s in samples]),
+                     np.array([s.obs.centroid_row for s in samples]))
+
 
 def stacked_last(tracks: list[Track]) -> list[tuple[int, int]]:
     """Column ranges of the blobs seen holding two stacked torsos in the last frame."""
