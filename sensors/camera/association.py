@@ -69,7 +69,9 @@ def associate(tracks: list[Track], torsos: list[TorsoObservation], index: int,
     _claim_swapped(tracks, torsos, claims, index)
     claimed_by: dict[int, list[int]] = {}
     for k, idxs in claims.items():
-        idxs.sort(key=lambda i: -torsos[i].area)
+        # The track keeps the piece most like its torso: the largest, weighed by
+        # how much of it lies where its torso was along the line.
+        idxs.sort(key=lambda i: -torsos[i].area * along_overlap(torsos[i], tracks[k].last))
         claimed_by.setdefault(idxs[0], []).append(k)
         if any(body_sized(torsos[i], torsos[idxs[0]]) for i in idxs[1:]):
             # One body came apart into two body-sized ones (two runners parting);
