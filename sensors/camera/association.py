@@ -13,9 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from itertools import islice
 
-import numpy as np
-
-from sensors.camera.robust import theil_sen
 from sensors.camera.torso import TorsoObservation
 from sensors.camera.tracks import (
     Sample,
@@ -23,6 +20,7 @@ from sensors.camera.tracks import (
     along_overlap,
     body_overlap,
     body_sized,
+    centre_speed_px_s,
     near_across,
     sign_change_frame,
 )
@@ -115,6 +113,7 @@ def associate(tracks: list[Track], torsos: list[TorsoObservation], index: int,
             track.crossing_frame = sign_change_frame(track)
     return next_id
 
+
 def _claim_swapped(tracks: list[Track], torsos: list[TorsoObservation],
                    claims: dict[int, list[int]], index: int) -> None:
     """Give a torso no track claimed to the track whose whole body it shares.
@@ -140,6 +139,7 @@ def _claim_swapped(tracks: list[Track], torsos: list[TorsoObservation],
                 claims[k] = [i]
                 track.swaps.append(index)
                 break
+
 
 def bodies_apart(tracks: list[Track]) -> list[tuple[int, int]]:
     """Torso columns of two or more bodies that were apart in the last frame.
@@ -194,14 +194,9 @@ def _together(a: Track, b: Track) -> bool:
     (the near runner's head, seen apart for frames before it touched the far
     runner's feet, is no piece of the far runner).
     """
-    va = _centre_speed(a.samples[-SPEED_FRAMES:])
-    vb = _centre_speed(b.samples[-SPEED_FRAMES:])
+    va = centre_speed_px_s(a.samples[-SPEED_FRAMES:], 1.0)
+    vb = centre_speed_px_s(b.samples[-SPEED_FRAMES:], 1.0)
     return abs(va - vb) <= TOGETHER * max(abs(va), abs(vb))
-
-
-def _centre_speed(samples: list[Sample]) -> float:
-    return theil_sen(np.array([s.time_s for s in samples]),
-                     np.array([s.obs.centroid_row for s in samples]))
 
 
 def stacked_last(tracks: list[Track]) -> list[tuple[int, int]]:
