@@ -155,7 +155,7 @@ def bodies_apart(tracks: list[Track]) -> list[tuple[int, int]]:
     beside its legs (cut between them, one runner came out as two
     crossings).
     """
-    seen = [t for t in tracks if t.samples and t.missed == 0 and not t.done]
+    seen = _seen_last_frame(tracks)
     if len(seen) < 2:
         return []
     # Only what was seen whole speaks: a cut part's extent ends at the cut
@@ -201,5 +201,10 @@ def _together(a: Track, b: Track) -> bool:
 
 def stacked_last(tracks: list[Track]) -> list[tuple[int, int]]:
     """Column ranges of the blobs seen holding two stacked torsos in the last frame."""
-    return [(t.last.body_lo, t.last.body_lo + t.last.height - 1) for t in tracks
-            if t.samples and t.missed == 0 and not t.done and t.last.stacked]
+    return [(t.last.body_lo, t.last.body_lo + t.last.height - 1)
+            for t in _seen_last_frame(tracks) if t.last.stacked]
+
+
+def _seen_last_frame(tracks: list[Track]) -> list[Track]:
+    """The tracks still waiting to cross that had a torso in the last frame."""
+    return [t for t in tracks if t.samples and t.missed == 0 and not t.done]

@@ -97,6 +97,10 @@ class CrossingSolver:
                 log.debug("track %d: split-off body seen once at the line", track.track_id)
                 return None
             flags.append("short_track")
+        # The track took a torso swapped in from the other body of its blob near
+        # the line (association.py): two runners in one blob.
+        swapped = any(abs(f - (track.crossing_frame or 0)) <= STACKED_WINDOW_FRAMES
+                      for f in track.swaps)
         if jumped(track) or (before and gap_at_line(track, direction) > 2):
             # The track leapt near the line, or skipped it (two walkers parting, a
             # body lost for frames): nothing to time - unless another track took
@@ -105,8 +109,6 @@ class CrossingSolver:
             # them (``Track.swaps``): somebody crossed, so it is reported, flagged
             # (runner speed is still checked below, so two walkers parting still
             # give nothing).
-            swapped = any(abs(f - (track.crossing_frame or 0)) <= STACKED_WINDOW_FRAMES
-                          for f in track.swaps)
             if not swapped and not claimed_in_turn(track, neighbours, self.geometry.step_px,
                                                    self.settings.min_speed_heights_per_s):
                 log.debug("track %d leapt at or over the line: no crossing", track.track_id)
@@ -146,7 +148,7 @@ class CrossingSolver:
         # came apart into two), the blob's heights move at two speeds (twobody.py), or
         # it held two torsos far apart along the line in a few frames (torso.py).
         two_bodies = (any(abs(f - cross_frame) <= 3 for f in track.merge_frames)
-                      or any(abs(f - cross_frame) <= STACKED_WINDOW_FRAMES for f in track.swaps)
+                      or swapped
                       or self._two_bodies(track, direction, time_s, dt_s)
                       or sum(s.obs.stacked for s in track.samples
                              if abs(s.frame - cross_frame) <= STACKED_WINDOW_FRAMES)

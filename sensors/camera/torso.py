@@ -120,30 +120,46 @@ def find_torsos(
     joined = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
     out: list[TorsoObservation] = []
-    rows, cols = mask.shape
     for i in range(1, n):
         x, y, w, h, area = (int(v) for v in stats[i])
         if area < min_area or w < min_height:
             continue
-        parts = _parts(x, w, bodies or [])
-        found = [
-            o
-            for lo, hi in parts
-            for o in _measure_blob(labels, difference, i, lo, hi, y, h, rows, cols, min_area,
-                                   radius_hint or {}, colour, whole=(x, x + w - 1))
-        ]
-        if len(parts) > 1 and len(found) < len(parts):
-            found = _measure_blob(labels, difference, i, x, x + w - 1, y, h, rows, cols,
-                                  min_area, radius_hint or {}, colour, whole=(x, x + w - 1))
-        cut = found[0].stack_cut if len(found) == 1 else None
-        if cut is not None and any(lo <= x + w - 1 and hi >= x for lo, hi in stacked_before or []):
-            halves = [o for part in ((x, cut - 1), (cut, x + w - 1))
-                      for o in _measure_blob(labels, difference, i, *part, y, h, rows, cols,
-                                             min_area, radius_hint or {}, colour,
-                                             whole=(x, x + w - 1), stacked=True)]
-            found = halves if len(halves) == 2 else found
-        out.extend(found)
+        out.extend(_blob_torsos(labels, difference, i, (x, y, w, h), min_area,
+                                radius_hint or {}, colour, bodies or [], stacked_before or []))
     return _drop_fragments(out)
+
+
+def _blob_torsos(
+    labels: np.ndarray,
+    difference: np.ndarray,
+    label: int,
+    box: tuple[int, int, int, int],
+    min_area: int,
+    radius_hint: dict[tuple[int, int], float],
+    colour: np.ndarray | None,
+    bodies: list[tuple[int, int]],
+    stacked_before: list[tuple[int, int]],
+) -> list[TorsoObservation]:
+    """The torsos of blob ``label`` (bounding ``box``: x, y, w, h): find_torsos per blob."""
+    x, y, w, h = box
+    rows, cols = labels.shape
+    whole = (x, x + w - 1)
+
+    def measure(parts: list[tuple[int, int]], stacked: bool = False) -> list[TorsoObservation]:
+        """Each part (a column range of the blob) measured as a body."""
+        return [o for lo, hi in parts
+                for o in _measure_blob(labels, difference, label, lo, hi, y, h, rows, cols,
+                                       min_area, radius_hint, colour, whole, stacked)]
+
+    parts = _parts(x, w, bodies)
+    found = measure(parts)
+    if len(parts) > 1 and len(found) < len(parts):
+        found = measure([whole])
+    cut = found[0].stack_cut if len(found) == 1 else None
+    if cut is not None and any(lo <= whole[1] and hi >= x for lo, hi in stacked_before):
+        halves = measure([(x, cut - 1), (cut, whole[1])], stacked=True)
+        found = halves if len(halves) == 2 else found
+    return found
 
 
 def _drop_fragments(torsos: list[TorsoObservation]) -> list[TorsoObservation]:
