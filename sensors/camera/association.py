@@ -124,14 +124,19 @@ def _claim_swapped(tracks: list[Track], torsos: list[TorsoObservation],
     line. Tracked by torsos alone, each swap started a new track and ended
     one, neither saw its runner reach the line, and two runners gave
     nothing. The blob stays where it was: its track keeps it, and the swap
-    is noted (``Track.swaps``: the crossing is flagged ``occluded``).
+    is noted (``Track.swaps``: the crossing is flagged ``occluded``). A track
+    that claimed only pieces too small to be a body beside this torso (a foot
+    come loose, nearest to where the swapped torso was) gives them up for it:
+    keeping the foot, it lost its runner, whose torso began a track first
+    seen past the line (a 30 fps pair gave nothing).
     """
     taken = {i for idxs in claims.values() for i in idxs}
     for i, obs in enumerate(torsos):
         if i in taken:
             continue
         for k, track in enumerate(tracks):
-            if (k not in claims and track.samples and not track.done
+            if ((k not in claims or not any(body_sized(torsos[j], obs) for j in claims[k]))
+                    and track.samples and not track.done
                     and track.missed == 0 and near_across(track, obs)
                     and body_overlap(obs, track.last) >= SWAP_BODY_OVERLAP
                     and abs(obs.height - track.last.height)

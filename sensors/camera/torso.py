@@ -102,7 +102,8 @@ def find_torsos(
 
     ``radius_hint`` maps a blob's column range to a radius seen earlier for
     the same body (trackers pass the largest recent one), which keeps the
-    opening steady while a torso is only partly inside the strip.
+    opening steady while a torso is only partly inside the strip; a blob
+    that such an opening erases whole is opened at its own thickness.
     ``bodies`` are the torso column ranges of bodies tracked apart until the
     last frame: a blob that holds two or more of them (a near runner's head
     touching a far runner's legs) is cut between them and each part measured
@@ -236,21 +237,19 @@ def _measure_blob(
         blob = cv2.copyMakeBorder(blob, top, bottom, 0, 0, cv2.BORDER_REPLICATE)
     blob = cv2.morphologyEx(blob, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
     dist = cv2.distanceTransform(blob, cv2.DIST_L2, 3)
-    radius = float(dist.max())
+    own = float(dist.max())
+    radius = own
     for (hint_lo, hint_hi), hinted in radius_hint.items():
         if hint_lo <= x + w and hint_hi >= x:
             radius = max(radius, min(hinted, 1.5 * radius))
-    # The thickest part can be the hip, where torso and thighs overlap: never open
-    # with more than a body-height proportion allows (chest half-depth ~ 7 % of height).
-    r = max(1, int(round(OPEN_FRACTION * min(radius, HALF_DEPTH_PER_HEIGHT * w))))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    opened = cv2.morphologyEx(blob, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
-    opened = opened[top : opened.shape[0] - bottom] if (top or bottom) else opened
-    n, lab, st, cen = cv2.connectedComponentsWithStats(opened, connectivity=8)
-    if n <= 1:
-        return []
-    best = int(np.argmax(st[1:, cv2.CC_STAT_AREA])) + 1
-    if st[best, cv2.CC_STAT_AREA] < max(4, min_area // 4):
+    n, lab, st, cen, r = _open(blob, radius, w, top, bottom)
+    if _torso_label(n, st, min_area) is None and radius > own:
+        # The thickness seen earlier opened away the whole body (its torso
+        # covered by an arm in this frame, say): the body's own thickness.
+        radius = own
+        n, lab, st, cen, r = _open(blob, radius, w, top, bottom)
+    best = _torso_label(n, st, min_area)
+    if best is None:
         return []
     gap = _stacked(lab, st, dist[top : dist.shape[0] - bottom] if (top or bottom) else dist) if (
         n > 2 and (lo, hi) == whole) else None
@@ -289,6 +288,29 @@ def _measure_blob(
             edges_minus=edges_minus,
         )
     ]
+
+
+def _open(blob: np.ndarray, radius: float, w: int, top: int,
+          bottom: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, int]:
+    """The pieces of ``blob`` that survive an opening scaled to ``radius``, and its radius.
+
+    The thickest part can be the hip, where torso and thighs overlap: never open
+    with more than a body-height proportion allows (chest half-depth ~ 7 % of height).
+    """
+    r = max(1, int(round(OPEN_FRACTION * min(radius, HALF_DEPTH_PER_HEIGHT * w))))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    opened = cv2.morphologyEx(blob, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
+    opened = opened[top : opened.shape[0] - bottom] if (top or bottom) else opened
+    n, lab, st, cen = cv2.connectedComponentsWithStats(opened, connectivity=8)
+    return n, lab, st, cen, r
+
+
+def _torso_label(n: int, stats: np.ndarray, min_area: int) -> int | None:
+    """The largest piece's label, None if there is none big enough to be a torso."""
+    if n <= 1:
+        return None
+    best = int(np.argmax(stats[1:, cv2.CC_STAT_AREA])) + 1
+    return best if stats[best, cv2.CC_STAT_AREA] >= max(4, min_area // 4) else None
 
 
 def _stacked(lab: np.ndarray, stats: np.ndarray, dist: np.ndarray) -> tuple[int, int] | None:
