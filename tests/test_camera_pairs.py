@@ -289,3 +289,19 @@ def test_an_overtaking_runner_seen_apart_first_leaves_the_far_runner_its_own_tim
     far = min(found, key=lambda c: c.time_s)
     assert abs(far.time_s - truth.crossings[0].time_s) < 0.5 / scene.fps
     assert any(FLAGS & set(c.flags) for c in found)
+
+
+@pytest.mark.parametrize(("seed", "nth", "fps"), [(7001, 5, 60.0), (7004, 5, 120.0)])
+def test_a_leading_edge_leaping_between_two_bodies_is_flagged(tmp_path, seed, nth, fps):
+    # Same-frame pairs of fresh seeds, lanes 2 and 3 at 60 fps, 1 and 3 at 120 fps: one
+    # blob, one track, and no shape or speed rule saw two bodies; each was a silent
+    # single time. Each frame's estimate of when the edge reaches the line spreads
+    # over 11 and 7.5 strip samples (a single runner's: 3.5 at the 95th percentile).
+    rng = np.random.default_rng(seed)
+    for _ in range(nth):
+        scene = close_pair_scene(rng, fps)
+    truth = render_clip(tmp_path / "leap.mp4", scene)
+    found = detect_file(tmp_path / "leap.mp4", scene.line)
+    assert found and all(FLAGS & set(c.flags) for c in found), found
+    for c in found:
+        assert min(abs(c.time_s - t.time_s) for t in truth.crossings) < 2 / fps, c
