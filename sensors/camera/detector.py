@@ -233,6 +233,7 @@ class Detector:
         keep = []
         for track in self._tracks:
             waiting = track.crossing_frame is not None and not track.done
+            lost_nothing = False
             if waiting and (
                 index - track.crossing_frame >= self.settings.after_frames - 1
                 and samples_after(track) >= self.settings.after_frames
@@ -244,7 +245,11 @@ class Detector:
                     track.done = True
                 if c is not None:
                     out.append(c)
-            if track.missed <= 2:
+                # Lost with nothing crossed (its sign change was false: an entering
+                # torso's direction misread): let it go, so that the body, seen again,
+                # starts a track that can still cross; kept, it held the runner done.
+                lost_nothing = c is None and track.missed > 1
+            if track.missed <= 2 and not lost_nothing:
                 keep.append(track)
             else:
                 self._gone = (self._gone + [track])[-8:]  # still seen by claimed_in_turn
