@@ -155,13 +155,14 @@ class CrossingSolver:
         # came apart into two), the blob's heights move at two speeds (twobody.py),
         # its leading edge leapt between them (``SPREAD_SAMPLES``), or it held two
         # torsos far apart along the line in a few frames (torso.py).
+        stacked = (sum(s.obs.stacked for s in track.samples
+                       if abs(s.frame - cross_frame) <= STACKED_WINDOW_FRAMES)
+                   >= STACKED_MIN_FRAMES)
         two_bodies = (any(abs(f - cross_frame) <= 3 for f in track.merge_frames)
                       or swapped
                       or self._two_bodies(track, direction, time_s, dt_s)
                       or spread_px > SPREAD_SAMPLES * self.geometry.step_px
-                      or sum(s.obs.stacked for s in track.samples
-                             if abs(s.frame - cross_frame) <= STACKED_WINDOW_FRAMES)
-                      >= STACKED_MIN_FRAMES)
+                      or stacked)
         if track.beside and ("short_track" in flags or "extrapolated" in flags):
             # Born inside another track's body just before the line: the torso
             # tracked swapped between two merged runners (or one was lost).
@@ -170,15 +171,20 @@ class CrossingSolver:
             flags.append("occluded")
         # Runner or walker: the edge's speed and the body's own (its centre over
         # the whole track) must both be a runner's; a swinging limb or a light
-        # change can fake the first, not the second. (Measured in the blob's
-        # height even for two bodies: a walker's slow legs can look like a second
-        # body to twobody.py, and must not make it a runner.)
+        # change can fake the first, not the second. Measured in the blob's
+        # height even for two bodies told by their speeds (a walker's slow legs
+        # can look like a second body to twobody.py, and must not make it a
+        # runner), but in half of it for two torsos seen stacked in the blob: one
+        # runner is at most that tall, and the far one's feet on the near one's
+        # head made a slow pair look like a walker (two stacked walkers, 1.5 m/s
+        # at most, stay under the threshold either way).
         body_speed = direction * self._body_speed(track)
-        if height_px > 0 and min(speed, body_speed) / height_px < (
+        body_px = height_px / 2 if stacked else height_px
+        if body_px > 0 and min(speed, body_speed) / body_px < (
             self.settings.min_speed_heights_per_s
         ):
             log.debug("track %d too slow (%.2f heights/s): not a runner", track.track_id,
-                      min(speed, body_speed) / height_px)
+                      min(speed, body_speed) / body_px)
             return None
         obs = min(near or track.samples, key=lambda s: abs(s.frame - cross_frame)).obs
         position = float(np.clip(obs.centroid_col * self.geometry.step_px / self.line.length_px,
