@@ -347,7 +347,11 @@ def claimed_in_turn(track: Track, others: list[Track], step_px: float,
     steady = [s for s in track.samples if s.frame < min(missing)]
     if len(steady) < 3:
         return False
-    height_px = float(np.median([s.obs.height for s in steady])) * step_px
+    # In half the blob's height: it holds the two bodies the tracks took in turn,
+    # the far runner's feet on the near one's head made a slow pair two runners
+    # tall (lanes 1 and 3 at 60 fps gave nothing); two walkers parting still fail
+    # the runner check every crossing gets (solve.py).
+    height_px = float(np.median([s.obs.height for s in steady])) * step_px / 2
     if abs(centre_speed_px_s(steady, step_px)) < min_heights_per_s * height_px:
         return False
     near = [s.obs for s in track.samples if abs(s.frame - cross) <= reach]
