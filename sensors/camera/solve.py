@@ -23,12 +23,14 @@ from sensors.camera.robust import theil_sen
 from sensors.camera.tracks import (
     Track,
     body_head,
+    body_overlap,
     centre_speed_px_s,
     claimed_in_turn,
     entry_direction,
     fit_points,
     gap_at_line,
     jumped,
+    leading_edge,
     shadow_of,
 )
 from sensors.camera.twobody import RIGID_BODY, UPPER_BODY, UPPER_BODY_ALL_HEIGHTS, speed_split
@@ -89,13 +91,20 @@ class CrossingSolver:
             # within the last frame and could not have been seen before it, in
             # the strip on the near side (the strip is narrower than a frame's
             # travel). A body that appears past the line out of nothing is a
-            # background ghost or a part coming loose, not a crossing.
+            # background ghost or a part coming loose, not a crossing; one that
+            # appears in the body of a track lost a frame or two before, short of
+            # the line, is that body (two runners merged, the torso measured moved
+            # from one to the other and both tracks were lost): its crossing,
+            # flagged.
             travel_px = slope * (dt_s or 0.0)
-            if (dt_s is None or after[0][1] > 1.5 * travel_px
-                    or after[0][1] - travel_px > -0.8 * self.geometry.half_width_px):
+            took_over = _took_over(track, neighbours, direction)
+            if not took_over and (dt_s is None or after[0][1] > 1.5 * travel_px
+                                  or after[0][1] - travel_px > -0.8 * self.geometry.half_width_px):
                 log.debug("track %d appeared past the line: no crossing", track.track_id)
                 return None
             flags.append("extrapolated")
+            if took_over:
+                flags.append("occluded")
         elif len(before) < 2 or len(after) < 2:
             if not track.alone:
                 # Born beside another body (two walkers parting, a limb or a
@@ -274,3 +283,20 @@ class CrossingSolver:
         cols = np.arange(g.shape[1], dtype=np.float64)
         y = g.image_y(np.full_like(cols, g.center_row), cols)
         return (y / image_height - 0.5) * self.settings.readout_s
+
+
+def _took_over(track: Track, others: list[Track], direction: int) -> bool:
+    """Did this track appear in the body of another one lost just before, short of the line?"""
+    first = track.samples[0]
+    for other in others:
+        if other is track or not other.samples or other.crossing_frame is not None:
+            continue
+        last = other.samples[-1]
+        if not 0 < first.frame - last.frame <= 2 or body_overlap(first.obs, last.obs) < 0.5:
+            continue
+        if other.direction() not in (0, direction):
+            continue
+        _, e, clipped = leading_edge(last, direction)
+        if not clipped and e < 0:
+            return True
+    return False
