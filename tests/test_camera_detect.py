@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from test_camera_support import bench_scene, detect_file
+from test_camera_support import bench_scene, detect_file, nth_single, render_and_detect
 
 from dashboard.cli import main
 from sensors.camera.detector import Detector
@@ -38,12 +38,7 @@ def test_single_runners_once_missed_are_timed(tmp_path, seed, count, fps):
     # was never timed. At 60 fps in harsh light a painted line flickering into the
     # foreground lengthened the blob in a few frames; taken for the body's height, it
     # put the torso band on the head and the time came out 54 ms late.
-    rng = np.random.default_rng(seed)
-    for i in range(count):
-        scene = random_scene(rng, "single", 640, 360, fps=fps, duration_s=1.0,
-                             harsh=i % 4 == 0)
-    truth = render_clip(tmp_path / "one.mp4", scene)
-    found = detect_file(tmp_path / "one.mp4", scene.line)
+    truth, found = render_and_detect(tmp_path, nth_single(seed, count, fps))
     assert len(found) == 1 and found[0].flags == (), found
     assert abs(found[0].time_s - truth.crossings[0].time_s) < 0.75 / fps
 

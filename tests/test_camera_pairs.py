@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_camera_support import bench_scene, detect_file
+from test_camera_support import (
+    bench_scene,
+    detect_file,
+    nth_close_pair,
+    nth_single,
+    render_and_detect,
+)
 
 from sensors.camera.render import Scene, render_clip
 from sensors.camera.scenes import close_pair_scene, random_runner, random_scene
@@ -199,13 +205,9 @@ def test_a_small_speed_difference_adds_up_over_the_longer_window(tmp_path, seed,
     # of the crossing their upper bodies' heights differ by 8-9 % (under the 10 %
     # a single runner's arm swing can show there); over 0.2 s by 9.5 and 12 %,
     # where single runners stay under 7 % (threshold 9 %).
-    rng = np.random.default_rng(seed)
-    for _ in range(nth):
-        scene = close_pair_scene(rng, 60.0)
-    truth = render_clip(tmp_path / "stacked.mp4", scene)
-    found = detect_file(tmp_path / "stacked.mp4", scene.line)
+    truth, found = render_and_detect(tmp_path, nth_close_pair(seed, nth, 60.0))
     assert len(found) == 1 and FLAGS & set(found[0].flags), found
-    assert min(abs(found[0].time_s - c.time_s) for c in truth.crossings) < 2 / scene.fps
+    assert min(abs(found[0].time_s - c.time_s) for c in truth.crossings) < 2 / 60.0
 
 
 @pytest.mark.parametrize(("seed", "nth", "fps"), [(7003, 2, 30.0), (7004, 2, 120.0),
@@ -230,11 +232,7 @@ def test_two_runners_in_one_blob_are_reported_flagged_not_lost(tmp_path, seed, n
     # The 34th (lanes 1 and 3): two tracks took the blob in turn at the line, and
     # the check that the track moved like a runner before, in the blob's height,
     # failed the same way (0.87 heights a second); now in half of it.
-    rng = np.random.default_rng(seed)
-    for _ in range(nth):
-        scene = close_pair_scene(rng, fps)
-    truth = render_clip(tmp_path / "merged.mp4", scene)
-    found = detect_file(tmp_path / "merged.mp4", scene.line)
+    truth, found = render_and_detect(tmp_path, nth_close_pair(seed, nth, fps))
     assert found, "two runners crossed: something must be reported"
     assert all(FLAGS & set(c.flags) for c in found), found
     for c in found:
@@ -252,14 +250,9 @@ def test_a_single_runner_whose_blob_comes_apart_stays_one_crossing(tmp_path, see
     # them: taken for two bodies touching, the joined blob was cut between them for
     # 50 frames (two crossings, -2.7 and +5.1 ms); a piece seen on its own for
     # frames, never a whole body, moving with the body beside it, is part of it.
-    rng = np.random.default_rng(seed)
-    for i in range(count):
-        scene = random_scene(rng, "single", 640, 360, fps=fps, duration_s=1.0,
-                             harsh=i % 4 == 0)
-    truth = render_clip(tmp_path / "one.mp4", scene)
-    found = detect_file(tmp_path / "one.mp4", scene.line)
+    truth, found = render_and_detect(tmp_path, nth_single(seed, count, fps))
     assert len(found) == 1 and found[0].flags == (), found
-    assert abs(found[0].time_s - truth.crossings[0].time_s) < 0.75 / scene.fps
+    assert abs(found[0].time_s - truth.crossings[0].time_s) < 0.75 / fps
 
 
 @pytest.mark.parametrize(("seed", "nth", "fps"), [(7001, 13, 60.0), (7003, 11, 30.0)])
@@ -269,11 +262,7 @@ def test_a_nearer_runner_below_the_far_ones_hips_at_another_speed_is_flagged(tmp
     # lies below the far one's hips, so only the rigid heights see it, and they move
     # 19-20 % apart (over 0.12 s). The rigid rule's old 20 % left both silent; single
     # runners' rigid heights differ by 6.7 % at most (290 clips), hence 12 %.
-    rng = np.random.default_rng(seed)
-    for _ in range(nth):
-        scene = close_pair_scene(rng, fps)
-    truth = render_clip(tmp_path / "apart.mp4", scene)
-    found = detect_file(tmp_path / "apart.mp4", scene.line)
+    truth, found = render_and_detect(tmp_path, nth_close_pair(seed, nth, fps))
     flagged = any(FLAGS & set(c.flags) for c in found)
     separated = len(found) >= 2 and abs(found[0].position - found[1].position) > 0.05
     assert flagged or separated, f"silent single time for two runners: {found}"
@@ -287,11 +276,8 @@ def test_an_overtaking_runner_seen_apart_first_leaves_the_far_runner_its_own_tim
     # is no whole body yet. It moves at its own speed, so it is a second runner (not
     # a piece of the far one's body, as above): the blob is cut between them, the far
     # runner is timed on its own and the near one flagged.
-    rng = np.random.default_rng(8002)
-    for _ in range(9):
-        scene = random_scene(rng, "occlusion", 640, 360, fps=60.0, duration_s=1.2)
-    truth = render_clip(tmp_path / "overtake.mp4", scene)
-    found = detect_file(tmp_path / "overtake.mp4", scene.line)
+    scene = bench_scene(8002, 9, "occlusion", fps=60.0, duration_s=1.2)
+    truth, found = render_and_detect(tmp_path, scene)
     assert len(found) == 2 and abs(found[0].position - found[1].position) > 0.1, found
     far = min(found, key=lambda c: c.time_s)
     assert abs(far.time_s - truth.crossings[0].time_s) < 0.5 / scene.fps
@@ -304,11 +290,7 @@ def test_a_leading_edge_leaping_between_two_bodies_is_flagged(tmp_path, seed, nt
     # blob, one track, and no shape or speed rule saw two bodies; each was a silent
     # single time. Each frame's estimate of when the edge reaches the line spreads
     # over 11 and 7.5 strip samples (a single runner's: 3.5 at the 95th percentile).
-    rng = np.random.default_rng(seed)
-    for _ in range(nth):
-        scene = close_pair_scene(rng, fps)
-    truth = render_clip(tmp_path / "leap.mp4", scene)
-    found = detect_file(tmp_path / "leap.mp4", scene.line)
+    truth, found = render_and_detect(tmp_path, nth_close_pair(seed, nth, fps))
     assert found and all(FLAGS & set(c.flags) for c in found), found
     for c in found:
         assert min(abs(c.time_s - t.time_s) for t in truth.crossings) < 2 / fps, c
@@ -320,11 +302,8 @@ def test_a_track_appearing_in_the_body_of_one_lost_short_of_the_line_is_reported
     # it, and the far torso comes back as a track first seen past the line. Such a
     # track used to be dismissed as a ghost; born in the body of a track lost the
     # frame before, short of the line, it carries that body's crossing, flagged.
-    rng = np.random.default_rng(8002)
-    for _ in range(26):
-        scene = random_scene(rng, "occlusion", 640, 360, fps=60.0, duration_s=1.2)
-    truth = render_clip(tmp_path / "taken.mp4", scene)
-    found = detect_file(tmp_path / "taken.mp4", scene.line)
+    scene = bench_scene(8002, 26, "occlusion", fps=60.0, duration_s=1.2)
+    truth, found = render_and_detect(tmp_path, scene)
     assert found, "two runners crossed: something must be reported"
     assert all(FLAGS & set(c.flags) for c in found), found
     first = truth.crossings[0].time_s
