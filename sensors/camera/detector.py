@@ -238,9 +238,12 @@ class Detector:
                 index - track.crossing_frame >= self.settings.after_frames - 1
                 and samples_after(track) >= self.settings.after_frames
                 and self._window_complete(track)
+                and _worth_solving_again(track)
                 or track.missed > 1
             ):
                 c = self._solve(track)
+                if c is None:
+                    track.unsolved = (track.crossing_frame, len(track.samples))
                 if c is not None or track.missed > 1:
                     track.done = True
                 if c is not None:
@@ -285,6 +288,21 @@ class Detector:
         self._recent = (self._recent + out)[-8:]
         out.sort(key=lambda c: c.time_s)
         return out
+
+
+def _worth_solving_again(track: Track) -> bool:
+    """Solve a track again only once its crossing moved or its samples grew by a quarter.
+
+    A track that gave no crossing while still seen (two runners merged: the
+    torso leapt, or the pair looked like a walker) was solved again every
+    frame, 5-7 ms each, for as long as the merge lasted: a quarter of the
+    detector's time over such a clip at 120 fps, at the busiest moment. More
+    footage can still change the answer, so it is asked again as the track
+    grows, a quarter at a time (a few times per merge, not every frame).
+    """
+    if track.unsolved is None or track.unsolved[0] != track.crossing_frame:
+        return True
+    return len(track.samples) >= max(track.unsolved[1] + 2, 1.25 * track.unsolved[1])
 
 
 def _with_flag(c: LineCrossing, flag: str) -> LineCrossing:

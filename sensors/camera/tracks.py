@@ -57,6 +57,8 @@ class Track:
     #: Where ``sign_change_frame`` stopped: (direction, samples scanned, last edge).
     #: Reset whenever samples are dropped from the front.
     scan: tuple[int, int, float | None] | None = field(default=None, repr=False)
+    #: The last solve that found no crossing: (crossing frame, samples then).
+    unsolved: tuple[int, int] | None = field(default=None, repr=False)
 
     @property
     def last(self) -> TorsoObservation:
