@@ -20,7 +20,7 @@ from test_camera_support import (
 )
 
 from sensors.camera.render import Scene, render_clip
-from sensors.camera.scenes import close_pair_scene, random_runner, random_scene
+from sensors.camera.scenes import random_runner, random_scene
 from sensors.camera.twobody import RIGID_BODY, UPPER_BODY, speed_split
 
 FLAGS = {"occluded", "same_frame"}
@@ -116,11 +116,8 @@ def test_two_runners_touching_at_the_line_are_each_timed(tmp_path):
     # blob the far torso vanished (opened for the near one's thickness) and the near
     # track, twice as tall, read as a walker: nothing was reported. Cut between the
     # two tracked bodies, each is timed, both flagged (same frame).
-    rng = np.random.default_rng(931)
-    for _ in range(9):
-        scene = close_pair_scene(rng)
-    truth = render_clip(tmp_path / "touch.mp4", scene)
-    found = detect_file(tmp_path / "touch.mp4", scene.line)
+    scene = nth_close_pair(931, 9, 60.0)
+    truth, found = render_and_detect(tmp_path, scene)
     assert len(found) == 2, found
     assert all("same_frame" in c.flags for c in found)
     for t in truth.crossings:

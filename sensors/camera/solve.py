@@ -112,10 +112,10 @@ class CrossingSolver:
                 log.debug("track %d: split-off body seen once at the line", track.track_id)
                 return None
             flags.append("short_track")
+        cross_frame = track.crossing_frame if track.crossing_frame is not None else 0
         # The track took a torso swapped in from the other body of its blob near
         # the line (association.py): two runners in one blob.
-        swapped = any(abs(f - (track.crossing_frame or 0)) <= STACKED_WINDOW_FRAMES
-                      for f in track.swaps)
+        swapped = any(abs(f - cross_frame) <= STACKED_WINDOW_FRAMES for f in track.swaps)
         if jumped(track) or (before and gap_at_line(track, direction) > 2):
             # The track leapt near the line, or skipped it (two walkers parting, a
             # body lost for frames): nothing to time - unless another track took
@@ -153,7 +153,6 @@ class CrossingSolver:
         height_px = float(np.median([s.obs.height for s in track.samples])) * self.geometry.step_px
         spread_px = float(np.median(np.abs(estimates - time_s))) * slope
         speed = float(slope)
-        cross_frame = track.crossing_frame if track.crossing_frame is not None else 0
         tall = shadow_of(track, neighbours, cross_frame, self.head_first)
         if tall is not None:
             log.debug("track %d lies at the feet of track %d: a shadow, not a runner",

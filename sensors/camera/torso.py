@@ -243,12 +243,13 @@ def _measure_blob(
         if hint_lo <= x + w and hint_hi >= x:
             radius = max(radius, min(hinted, 1.5 * radius))
     n, lab, st, cen, r = _open(blob, radius, w, top, bottom)
-    if _torso_label(n, st, min_area) is None and radius > own:
+    best = _torso_label(n, st, min_area)
+    if best is None and radius > own:
         # The thickness seen earlier opened away the whole body (its torso
         # covered by an arm in this frame, say): the body's own thickness.
         radius = own
         n, lab, st, cen, r = _open(blob, radius, w, top, bottom)
-    best = _torso_label(n, st, min_area)
+        best = _torso_label(n, st, min_area)
     if best is None:
         return []
     gap = _stacked(lab, st, dist[top : dist.shape[0] - bottom] if (top or bottom) else dist) if (
